@@ -1,0 +1,91 @@
+// graphql-yoga over the Pothos schema: context (API key → principal), operations refused without
+// a key, domain error codes in extensions.code, everything unexpected masked.
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError as yogaMaskError, type Plugin } from 'graphql-yoga';
+import { PothosValidationError } from '@pothos/core';
+import { AppError } from '../domain/errors.ts';
+import { STATUS_BY_CODE } from '../rest/v1/envelope.ts';
+import type { Logger } from '../logger.ts';
+import type { Services } from '../services.ts';
+import type { GraphQLContext } from './context.ts';
+import { schema } from './schema/index.ts';
+
+export interface YogaServerContext {
+  /** Set by the HTTP server (node req) or the WebSocket server (connection params). */
+  requestId?: string;
+  apiKey?: string | null;
+}
+
+function toGraphQLError(app: AppError, from?: GraphQLError): GraphQLError {
+  return new GraphQLError(app.message, {
+    nodes: from?.nodes,
+    source: from?.source,
+    positions: from?.positions,
+    path: from?.path,
+    extensions: { code: app.code, details: app.details },
+  });
+}
+
+function authRequired(): Plugin<GraphQLContext> {
+  const refuse = (ctx: GraphQLContext) => {
+    const error = ctx.authError instanceof AppError ? ctx.authError : new AppError('UNAUTHORIZED', 'A valid X-Api-Key header is required');
+    return new GraphQLError(error.message, {
+      extensions: { code: error.code, details: error.details, http: { status: STATUS_BY_CODE[error.code] } },
+    });
+  };
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue as GraphQLContext;
+      if (!ctx.principal) setResultAndStopExecution({ errors: [refuse(ctx)] });
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue as GraphQLContext;
+      if (!ctx.principal) setResultAndStopExecution({ errors: [refuse(ctx)] });
+    },
+  };
+}
+
+export function createGraphQLServer(deps: { services: Services; logger: Logger; graphiql?: boolean }) {
+  return createYoga<YogaServerContext & { req?: import('node:http').IncomingMessage }, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    logging: false,
+    landingPage: false,
+    graphiql: deps.graphiql === false ? false : { subscriptionsProtocol: 'WS', title: 'OptimoCMS webhooks', headers: JSON.stringify({ 'X-Api-Key': '' }) },
+    plugins: [authRequired()],
+    maskedErrors: {
+      maskError(error, message, isDev) {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        if (original instanceof AppError) return toGraphQLError(original, error instanceof GraphQLError ? error : undefined);
+        if (original instanceof PothosValidationError) {
+          return toGraphQLError(
+            new AppError('VALIDATION_ERROR', original.message),
+            error instanceof GraphQLError ? error : undefined,
+          );
+        }
+        if (original instanceof GraphQLError && original.extensions?.code === 'VALIDATION_ERROR') return original;
+        if (error instanceof GraphQLError && !error.originalError) return error;
+        deps.logger.error('graphql resolver failed', { error: original });
+        const masked = yogaMaskError(error, message, isDev) as GraphQLError;
+        return new GraphQLError(masked.message, {
+          nodes: masked.nodes,
+          path: masked.path,
+          positions: masked.positions,
+          extensions: { code: 'INTERNAL_ERROR' },
+        });
+      },
+    },
+    context: async ({ request, requestId, apiKey }): Promise<GraphQLContext> => {
+      const key = apiKey !== undefined ? apiKey : request?.headers.get('x-api-key');
+      const base = { requestId: requestId ?? crypto.randomUUID(), services: deps.services };
+      try {
+        return { ...base, principal: await deps.services.apiKeys.authenticate(key), authError: null };
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        return { ...base, principal: null, authError: error };
+      }
+    },
+  });
+}
+
+export type GraphQLServer = ReturnType<typeof createGraphQLServer>;
