@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    // Files share one embedded MongoDB (each uses its own database); two at a time fit 2 cores.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
