@@ -272,8 +272,8 @@ const TLS_CODES = new Set([
 function describeError(err: unknown, hostname: string, timeoutMessage: string): string {
   // undici and Node sometimes wrap the interesting error in `cause`.
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof DestinationRefusedError) return e.message;
     const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (e instanceof DestinationRefusedError || code === 'ERR_DESTINATION_REFUSED') return e.message;
     switch (code) {
       case 'ECONNREFUSED':
         return 'connection refused';
