@@ -1,5 +1,6 @@
-// Builds everything once: database, stores, services, GraphQL, REST, HTTP server. main.ts and
-// the tests both start the service through here, so they run the same thing.
+// Builds everything once: database, stores, services, delivery engine, Agenda, GraphQL, REST,
+// HTTP server. main.ts and the tests both start the service through here, so they run the same
+// thing. ROLE decides what starts: api (HTTP), worker (Agenda jobs), or all.
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -7,20 +8,37 @@ import { startEmbeddedMongo, type EmbeddedMongo } from './db/embedded.ts';
 import { connectDatabase, ensureIndexes, type Database } from './store/database.ts';
 import { ApiKeyStore } from './store/api-keys.ts';
 import { WebhookStore } from './store/webhooks.ts';
+import { EventStore } from './store/events.ts';
+import { MessageStore } from './store/messages.ts';
+import { DeliveryStore } from './store/deliveries.ts';
 import { ApiKeyService } from './domain/api-keys/service.ts';
 import { WebhookService } from './domain/webhooks/service.ts';
+import { EventService } from './domain/events/service.ts';
+import { DeliveryService } from './domain/deliveries/service.ts';
 import type { Services } from './services.ts';
+import { Sender } from './delivery/sender.ts';
+import { RetryPolicy } from './delivery/retry-policy.ts';
+import { DeliveryEngine } from './delivery/engine.ts';
+import { createAgenda, type AgendaSetup } from './jobs/agenda.ts';
+import { defineDeliverJob, DeliveryKicker } from './jobs/deliver-webhook.ts';
+import { defineSweepJob, scheduleSweep } from './jobs/sweep.ts';
+import { defineRetentionJob, RETENTION_JOB } from './jobs/retention.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
 import { createRestHandler } from './rest/v1/router.ts';
 import { webhookRoutes } from './rest/v1/webhooks.ts';
+import { eventRoutes } from './rest/v1/events.ts';
+import { deliveryRoutes } from './rest/v1/deliveries.ts';
 import { openApiRoutes } from './rest/v1/openapi.ts';
 import { createHttpServer, type HttpServer } from './http/server.ts';
+import { USER_AGENT } from './version.ts';
 
 export interface App {
   readonly config: Config;
   readonly logger: Logger;
   readonly database: Database;
   readonly services: Services;
+  readonly engine: DeliveryEngine;
+  readonly jobs: AgendaSetup;
   readonly http: HttpServer | null;
   /** Where the HTTP server listens, once started (role api or all). */
   address: AddressInfo | null;
@@ -49,12 +67,56 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       data: config.embeddedDbPath ? `kept in the file ${config.embeddedDbPath}` : 'in memory (lost on exit; set EMBEDDED_DB_PATH to keep it)',
     });
   }
+  if (config.allowPrivateDestinations) {
+    logger.warn('deliveries may go to private and loopback addresses (ALLOW_PRIVATE_DESTINATIONS); do not use this in production');
+  }
   const database = await connectDatabase(uri, config.databaseName);
   await ensureIndexes(database.collections);
+  const c = database.collections;
 
-  const apiKeys = new ApiKeyService(new ApiKeyStore(database.collections.apiKeys));
-  const webhooks = new WebhookService({ store: new WebhookStore(database.collections.webhooks) });
-  const services: Services = { apiKeys, webhooks };
+  const stores = {
+    apiKeys: new ApiKeyStore(c.apiKeys),
+    webhooks: new WebhookStore(c.webhooks),
+    events: new EventStore(c.events),
+    messages: new MessageStore(c.messages),
+    deliveries: new DeliveryStore(c.deliveries),
+  };
+
+  const d = config.delivery;
+  const jobs = await createAgenda(database.db, {
+    pollIntervalMs: d.pollIntervalMs,
+    maxConcurrency: d.concurrency + 2,
+    lockLimit: d.lockLimit + 2,
+    lockLifetimeMs: d.lockLifetimeMs,
+    logger,
+  });
+  if (!jobs.changeStreams) {
+    logger.warn('the database offers no change streams: workers are woken in-process or by polling, and cross-process live results are off');
+  }
+  const kicker = new DeliveryKicker(c.agendaJobs, jobs.channel, jobs.changeStreams);
+
+  const apiKeys = new ApiKeyService(stores.apiKeys);
+  const webhooks = new WebhookService({ store: stores.webhooks });
+  const events = new EventService({ events: stores.events, messages: stores.messages, webhooks: stores.webhooks, waker: kicker });
+  const deliveries = new DeliveryService({ deliveries: stores.deliveries, webhooks: stores.webhooks, events: stores.events });
+  const services: Services = { apiKeys, webhooks, events, deliveries };
+
+  const sender = new Sender({ timeoutMs: d.timeoutMs, allowPrivateDestinations: config.allowPrivateDestinations, userAgent: USER_AGENT });
+  const engine = new DeliveryEngine(
+    {
+      ...stores,
+      sender,
+      retryPolicy: new RetryPolicy({ schedule: [...d.retrySchedule] }),
+      logger,
+    },
+    { batchSize: d.batchSize, parallelism: d.parallelism, claimMs: d.lockLifetimeMs, disableAfterFailures: d.disableAfterFailures },
+  );
+  const runsJobs = config.role !== 'api';
+  if (runsJobs) {
+    defineDeliverJob(jobs.agenda, engine, { concurrency: d.concurrency, lockLimit: d.lockLimit, lockLifetimeMs: d.lockLifetimeMs }, logger);
+    defineSweepJob(jobs.agenda, { messages: stores.messages, events, kicker, logger });
+    defineRetentionJob(jobs.agenda, { ...stores, retentionDays: config.retentionDays, logger });
+  }
 
   if (config.bootstrapApiKey) {
     const { created } = await apiKeys.ensureBootstrapKey(config.bootstrapApiKey);
@@ -72,7 +134,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       : createHttpServer({
           logger,
           graphql: createGraphQLServer({ services, logger }),
-          rest: createRestHandler([...openApiRoutes(), ...webhookRoutes(webhooks)], { apiKeys, logger }),
+          rest: createRestHandler(
+            [...openApiRoutes(), ...webhookRoutes(webhooks), ...eventRoutes(events), ...deliveryRoutes(deliveries)],
+            { apiKeys, logger },
+          ),
           ready: () => database.ping(),
         });
 
@@ -81,9 +146,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger,
     database,
     services,
+    engine,
+    jobs,
     http,
     address: null,
     async start() {
+      if (runsJobs) {
+        await jobs.agenda.start();
+        await scheduleSweep(jobs.agenda, d.sweepIntervalMs);
+        await jobs.agenda.every('1 hour', RETENTION_JOB);
+        logger.info('worker started', { concurrency: d.concurrency, batchSize: d.batchSize, changeStreams: jobs.changeStreams });
+      }
       if (http) {
         app.address = await http.listen(config.port, config.host);
         logger.info('listening', { url: `http://${config.host}:${app.address.port}`, role: config.role });
@@ -91,6 +164,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     async stop() {
       if (http) await http.close();
+      // Running deliveries finish (or their claims expire and another worker takes them over).
+      if (runsJobs) await jobs.agenda.drain(Math.min(d.timeoutMs + 5000, 30_000)).catch(() => undefined);
+      await jobs.agenda.stop(false).catch(() => undefined);
+      await jobs.channel.disconnect().catch(() => undefined);
+      await sender.close();
       await database.close();
       if (embedded) await embedded.stop();
     },

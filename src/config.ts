@@ -22,9 +22,11 @@ export interface Config {
     readonly disableAfterFailures: number;
     readonly batchSize: number;
     readonly concurrency: number;
+    readonly parallelism: number;
     readonly lockLifetimeMs: number;
     readonly lockLimit: number;
     readonly pollIntervalMs: number;
+    readonly sweepIntervalMs: number;
   };
   readonly retentionDays: number;
 }
@@ -118,9 +120,11 @@ export function loadConfig(env: Env = process.env): Config {
       disableAfterFailures: integer(env, 'DISABLE_AFTER_FAILURES', 50, 1, 1_000_000),
       batchSize: integer(env, 'DELIVERY_BATCH_SIZE', 100, 1, 1000),
       concurrency: integer(env, 'DELIVERY_CONCURRENCY', 32, 1, 1000),
+      parallelism: integer(env, 'DELIVERY_PARALLELISM', 8, 1, 256),
       lockLifetimeMs: integer(env, 'DELIVERY_LOCK_LIFETIME_MS', timeoutMs * 2, 1000, 3_600_000),
       lockLimit: integer(env, 'DELIVERY_LOCK_LIMIT', 64, 1, 10_000),
       pollIntervalMs: integer(env, 'POLL_INTERVAL_MS', 1000, 50, 3_600_000),
+      sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 5000, 200, 3_600_000),
     },
     retentionDays: integer(env, 'RETENTION_DAYS', 30, 1, 3650),
   };

@@ -4,10 +4,20 @@
 import { MongoClient, type Collection, type Db } from 'mongodb';
 import type { ApiKeyDoc } from './api-keys.ts';
 import type { WebhookDoc } from './webhooks.ts';
+import type { EventDoc } from './events.ts';
+import type { MessageDoc } from './messages.ts';
+import type { DeliveryDoc } from './deliveries.ts';
+
+/** Agenda's job collection; the delivery scheduler also writes its per-webhook jobs there. */
+export const AGENDA_COLLECTION = 'agendaJobs';
 
 export interface Collections {
   apiKeys: Collection<ApiKeyDoc>;
   webhooks: Collection<WebhookDoc>;
+  events: Collection<EventDoc>;
+  messages: Collection<MessageDoc>;
+  deliveries: Collection<DeliveryDoc>;
+  agendaJobs: Collection;
 }
 
 export interface Database {
@@ -29,6 +39,10 @@ export async function connectDatabase(uri: string, databaseName: string): Promis
   const collections: Collections = {
     apiKeys: db.collection<ApiKeyDoc>('api_keys'),
     webhooks: db.collection<WebhookDoc>('webhooks'),
+    events: db.collection<EventDoc>('events'),
+    messages: db.collection<MessageDoc>('messages'),
+    deliveries: db.collection<DeliveryDoc>('deliveries'),
+    agendaJobs: db.collection(AGENDA_COLLECTION),
   };
   return {
     client,
@@ -50,5 +64,16 @@ export async function ensureIndexes(c: Collections): Promise<void> {
   await Promise.all([
     c.apiKeys.createIndex({ hash: 1 }, { unique: true, name: 'hash_unique' }),
     c.webhooks.createIndex({ siteId: 1, _id: 1 }, { name: 'site_id' }),
+    c.events.createIndex({ idempotencyKey: 1 }, { unique: true, sparse: true, name: 'idempotency_unique' }),
+    c.events.createIndex({ siteId: 1, createdAt: 1 }, { name: 'site_created' }),
+    c.events.createIndex({ fannedOut: 1, createdAt: 1 }, { name: 'fan_out_pending' }),
+    c.messages.createIndex({ webhookId: 1, dueAt: 1, _id: 1 }, { name: 'webhook_due' }),
+    c.messages.createIndex({ dueAt: 1 }, { name: 'due' }),
+    c.messages.createIndex({ claimToken: 1 }, { name: 'claim' }),
+    c.deliveries.createIndex({ siteId: 1, webhookId: 1, _id: -1 }, { name: 'webhook_log' }),
+    c.deliveries.createIndex({ siteId: 1, eventId: 1, _id: -1 }, { name: 'event_log' }),
+    c.deliveries.createIndex({ deliveredAt: 1 }, { name: 'retention' }),
+    // One delivery job per webhook (see jobs/deliver-webhook.ts); absent on other jobs.
+    c.agendaJobs.createIndex({ 'data.deliveryQueue': 1 }, { unique: true, sparse: true, name: 'delivery_queue_unique' }),
   ]);
 }

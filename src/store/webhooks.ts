@@ -106,8 +106,44 @@ export class WebhookStore {
     return doc ? toDomain(doc) : null;
   }
 
+  /** Applies the result of a batch of attempts to failCount / lastDeliveredAt. */
+  async recordOutcome(siteId: string, id: string, update: OutcomeUpdate): Promise<Webhook | null> {
+    const doc = await this.collection.findOneAndUpdate(
+      { _id: id, siteId },
+      update.resetFailCountTo !== undefined
+        ? { $set: { failCount: update.resetFailCountTo, lastDeliveredAt: update.lastDeliveredAt ?? null } }
+        : { $inc: { failCount: update.addFailures ?? 0 } },
+      { returnDocument: 'after' },
+    );
+    return doc ? toDomain(doc) : null;
+  }
+
+  /** Disables an active webhook; null when it was not active (someone else did it first). */
+  async disable(siteId: string, id: string, reason: string): Promise<Webhook | null> {
+    const doc = await this.collection.findOneAndUpdate(
+      { _id: id, siteId, active: true },
+      { $set: { active: false, disabledReason: reason, updatedAt: new Date() } },
+      { returnDocument: 'after' },
+    );
+    return doc ? toDomain(doc) : null;
+  }
+
+  /** Active webhooks of a site receiving this event type. */
+  async subscribers(siteId: string, type: string): Promise<Webhook[]> {
+    const docs = await this.collection.find({ siteId, active: true, events: { $in: [type, '*'] } }).toArray();
+    return docs.map(toDomain);
+  }
+
   async delete(siteId: string, id: string): Promise<boolean> {
     const result = await this.collection.deleteOne({ _id: id, siteId });
     return result.deletedCount === 1;
   }
+}
+
+export interface OutcomeUpdate {
+  /** A success happened: failCount becomes the failures after it. */
+  resetFailCountTo?: number;
+  lastDeliveredAt?: Date;
+  /** Only failures: add them. */
+  addFailures?: number;
 }

@@ -72,7 +72,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       body = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(url + path, { method, headers, body });
+    const response = await fetch(url + path, { method, headers, body: body as BodyInit | undefined });
     const text = await response.text();
     let parsed: unknown = undefined;
     try {

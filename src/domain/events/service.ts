@@ -1,0 +1,131 @@
+// Event ingestion: store the event, fan it out to every active subscribed webhook of its site
+// (one queued attempt each), then wake those webhooks' delivery jobs.
+import { assertSiteAccess } from '../api-keys/service.ts';
+import type { Principal } from '../api-keys/types.ts';
+import { AppError, notFound, validationError, type FieldErrors } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { assertSiteId, isPlainObject, rejectUnknownFields, throwIfAny } from '../validation.ts';
+import type { Message, Trigger } from '../deliveries/types.ts';
+import type { Webhook } from '../webhooks/types.ts';
+import { isEventType, TEST_EVENT_TYPE } from './catalogue.ts';
+import type { Event } from './types.ts';
+import type { EventStore } from '../../store/events.ts';
+import { messageId, type MessageStore } from '../../store/messages.ts';
+import type { WebhookStore } from '../../store/webhooks.ts';
+
+export const MAX_EVENT_DATA_BYTES = 256 * 1024;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/** Wakes delivery jobs (jobs/deliver-webhook.ts); an interface so that domain code needs no Agenda. */
+export interface DeliveryWaker {
+  kick(webhookIds: readonly string[], dueAt: Date): Promise<void>;
+}
+
+export interface PublishResult {
+  event: Event;
+  /** True when an earlier publish with the same idempotency key answered. */
+  replayed: boolean;
+}
+
+export class EventService {
+  constructor(
+    private readonly deps: { events: EventStore; messages: MessageStore; webhooks: WebhookStore; waker: DeliveryWaker },
+  ) {}
+
+  async publish(principal: Principal, siteId: string, body: unknown, idempotencyKey?: string | null): Promise<PublishResult> {
+    assertSiteId(siteId);
+    assertSiteAccess(principal, siteId);
+    const { type, data } = parsePublish(body);
+    let key: string | undefined;
+    if (idempotencyKey !== undefined && idempotencyKey !== null) {
+      if (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+        throw validationError({ idempotencyKey: `must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters` });
+      }
+      key = `${siteId}:${idempotencyKey}`;
+      const earlier = await this.deps.events.findByIdempotencyKey(key);
+      if (earlier) return { event: earlier, replayed: true };
+    }
+    const subscribers = await this.deps.webhooks.subscribers(siteId, type);
+    const now = new Date();
+    const event: Event = { id: newId('Event', now.getTime()), siteId, type, data, createdAt: now, webhookCount: subscribers.length };
+    if (!(await this.deps.events.insert(event, key))) {
+      // The same key won a race with us: answer with the first result.
+      const earlier = await this.deps.events.findByIdempotencyKey(key!);
+      if (earlier) return { event: earlier, replayed: true };
+      throw new AppError('CONFLICT', 'An event with this idempotency key is being published', { idempotencyKey });
+    }
+    await this.fanOut(event, subscribers, 'event', null);
+    return { event, replayed: false };
+  }
+
+  /** Sends a webhook.test event to one webhook only, through the same delivery path. */
+  async sendTest(principal: Principal, siteId: string, webhookId: string): Promise<Event> {
+    assertSiteId(siteId);
+    assertSiteAccess(principal, siteId);
+    const webhook = await this.deps.webhooks.findById(siteId, webhookId);
+    if (!webhook) throw notFound('Webhook', webhookId);
+    const now = new Date();
+    const event: Event = {
+      id: newId('Event', now.getTime()),
+      siteId,
+      type: TEST_EVENT_TYPE,
+      data: { webhookId, message: 'This is a test event sent from the OptimoCMS webhook gateway.' },
+      createdAt: now,
+      webhookCount: 1,
+    };
+    await this.deps.events.insert(event, undefined);
+    await this.fanOut(event, [webhook], 'test', null);
+    return event;
+  }
+
+  /** Queues one attempt per webhook, marks the fan-out done, and wakes the delivery jobs. */
+  async fanOut(event: Event, webhooks: Webhook[], trigger: Trigger, replayId: string | null): Promise<void> {
+    const now = new Date();
+    const messages: Message[] = webhooks.map((w) => ({
+      id: messageId(event.id, w.id, replayId),
+      siteId: event.siteId,
+      webhookId: w.id,
+      eventId: event.id,
+      eventType: event.type,
+      attempt: 1,
+      trigger,
+      replayId,
+      dueAt: now,
+      createdAt: now,
+    }));
+    await this.deps.messages.insertMany(messages);
+    if (trigger !== 'replay') await this.deps.events.markFannedOut(event.id);
+    await this.deps.waker.kick(webhooks.map((w) => w.id), now);
+  }
+
+  /** Finishes fan-outs that a crash cut short (their messages are idempotent by id). */
+  async resumeFanOuts(before: Date): Promise<number> {
+    const events = await this.deps.events.unfinishedFanOuts(before, 100);
+    for (const event of events) {
+      if (event.type === TEST_EVENT_TYPE) {
+        const webhookId = String(event.data.webhookId);
+        const webhook = await this.deps.webhooks.findById(event.siteId, webhookId);
+        await this.fanOut(event, webhook ? [webhook] : [], 'test', null);
+      } else {
+        await this.fanOut(event, await this.deps.webhooks.subscribers(event.siteId, event.type), 'event', null);
+      }
+    }
+    return events.length;
+  }
+}
+
+function parsePublish(body: unknown): { type: string; data: Record<string, unknown> } {
+  if (!isPlainObject(body)) throw validationError({ body: 'must be a JSON object with "type" and "data"' });
+  const errors: FieldErrors = {};
+  rejectUnknownFields(body, ['type', 'data'], errors);
+  if (typeof body.type !== 'string' || !isEventType(body.type)) {
+    errors.type = 'must be an event type from the catalogue (see eventTypes)';
+  }
+  if (!isPlainObject(body.data)) {
+    errors.data = 'must be a JSON object';
+  } else if (Buffer.byteLength(JSON.stringify(body.data)) > MAX_EVENT_DATA_BYTES) {
+    errors.data = `must be at most ${MAX_EVENT_DATA_BYTES} bytes serialized`;
+  }
+  throwIfAny(errors);
+  return { type: body.type as string, data: body.data as Record<string, unknown> };
+}

@@ -1,0 +1,101 @@
+// Job "deliver-webhook": one Agenda job per webhook drains that webhook's due attempts in
+// batches (delivery/engine.ts). Agenda locks it, so one worker at a time serves a webhook, and
+// distributes the webhooks over all workers. New attempts wake it through kick() below.
+import type { Agenda, Job, NotificationChannel } from 'agenda';
+import type { Collection } from 'mongodb';
+import type { DeliveryEngine } from '../delivery/engine.ts';
+import type { Logger } from '../logger.ts';
+
+export const DELIVER_JOB = 'deliver-webhook';
+
+interface DeliverJobData {
+  /** The webhook id; unique over the job collection (sparse unique index), one job per webhook. */
+  deliveryQueue: string;
+}
+
+export interface DeliverJobOptions {
+  concurrency: number;
+  lockLimit: number;
+  lockLifetimeMs: number;
+}
+
+/** perform: prepare (deadline), drain (send + record), reschedule at the next due attempt. */
+export function defineDeliverJob(agenda: Agenda, engine: DeliveryEngine, options: DeliverJobOptions, logger: Logger): void {
+  agenda.define<DeliverJobData>(
+    DELIVER_JOB,
+    async (job: Job<DeliverJobData>) => {
+      const webhookId = job.attrs.data.deliveryQueue;
+      // Leave the job after a while so that other webhooks get their turn; it is rescheduled
+      // at once when more is due.
+      const deadline = Date.now() + Math.max(1000, options.lockLifetimeMs / 2);
+      const { attempted, nextDueAt } = await engine.drain(webhookId, deadline, () => job.touch());
+      if (attempted > 0) logger.debug('delivery batch finished', { webhookId, attempted });
+      // Agenda saves nextRunAt when the job ends: null would forget attempts still waiting.
+      job.attrs.nextRunAt = nextDueAt;
+    },
+    { concurrency: options.concurrency, lockLimit: options.lockLimit, lockLifetime: options.lockLifetimeMs },
+  );
+}
+
+/**
+ * Wakes the delivery jobs of these webhooks at `dueAt` (or keeps an earlier wake-up). Writes the
+ * job documents directly, in two round trips for any number of webhooks: Agenda's own upsert
+ * would also clear the lock of a job that is running. Workers hear of it through the change
+ * stream on the job collection; without change streams, through the in-process channel.
+ */
+export class DeliveryKicker {
+  constructor(
+    private readonly jobs: Collection,
+    private readonly channel: NotificationChannel | null,
+    private readonly changeStreams: boolean,
+  ) {}
+
+  async kick(webhookIds: readonly string[], dueAt: Date): Promise<void> {
+    const ids = [...new Set(webhookIds)];
+    if (ids.length === 0) return;
+    const existing = await this.jobs
+      .find({ 'data.deliveryQueue': { $in: ids } })
+      .project<{ _id: import('mongodb').ObjectId; nextRunAt: Date | null; data: DeliverJobData }>({ nextRunAt: 1, data: 1 })
+      .toArray();
+    const known = new Set(existing.map((j) => j.data.deliveryQueue));
+    const later = existing.filter((j) => j.nextRunAt === null || j.nextRunAt > dueAt).map((j) => j._id);
+    const fresh = ids.filter((id) => !known.has(id));
+    await Promise.all([
+      later.length > 0
+        ? this.jobs.updateMany(
+            { _id: { $in: later }, $or: [{ nextRunAt: null }, { nextRunAt: { $gt: dueAt } }] },
+            { $set: { nextRunAt: dueAt } },
+          )
+        : null,
+      fresh.length > 0 ? this.insertJobs(fresh, dueAt) : null,
+    ]);
+    if (!this.changeStreams && this.channel && (later.length > 0 || fresh.length > 0)) {
+      await this.channel.publish({ jobId: 'kick' as never, jobName: DELIVER_JOB, nextRunAt: dueAt, priority: 0, timestamp: new Date(), source: 'kick' });
+    }
+  }
+
+  private async insertJobs(webhookIds: string[], dueAt: Date): Promise<void> {
+    try {
+      await this.jobs.insertMany(
+        webhookIds.map((id) => ({
+          name: DELIVER_JOB,
+          data: { deliveryQueue: id } satisfies DeliverJobData,
+          type: 'normal',
+          priority: 0,
+          nextRunAt: dueAt,
+          lockedAt: null,
+          lastModifiedBy: null,
+          disabled: null,
+        })),
+        { ordered: false },
+      );
+    } catch (error) {
+      // Another process created some of them meanwhile (unique index): then make sure of their time.
+      if ((error as { code?: number }).code !== 11000 && !String((error as Error).message).includes('E11000')) throw error;
+      await this.jobs.updateMany(
+        { 'data.deliveryQueue': { $in: webhookIds }, $or: [{ nextRunAt: null }, { nextRunAt: { $gt: dueAt } }] },
+        { $set: { nextRunAt: dueAt } },
+      );
+    }
+  }
+}

@@ -1,0 +1,32 @@
+// Job "retention", hourly: removes events, attempts and queued attempts older than the retention
+// period (no TTL index: the embedded server ignores them).
+import type { Agenda } from 'agenda';
+import type { Logger } from '../logger.ts';
+import type { DeliveryStore } from '../store/deliveries.ts';
+import type { EventStore } from '../store/events.ts';
+import type { MessageStore } from '../store/messages.ts';
+
+export const RETENTION_JOB = 'retention';
+
+export function defineRetentionJob(
+  agenda: Agenda,
+  deps: { events: EventStore; deliveries: DeliveryStore; messages: MessageStore; retentionDays: number; logger: Logger },
+): void {
+  agenda.define(RETENTION_JOB, async () => {
+    const removed = await runRetention(deps, new Date());
+    deps.logger.info('retention', removed);
+  }, { concurrency: 1, lockLifetime: 10 * 60_000 });
+}
+
+export async function runRetention(
+  deps: { events: EventStore; deliveries: DeliveryStore; messages: MessageStore; retentionDays: number },
+  now: Date,
+): Promise<{ events: number; deliveries: number; messages: number }> {
+  const cutoff = new Date(now.getTime() - deps.retentionDays * 86_400_000);
+  const [events, deliveries, messages] = await Promise.all([
+    deps.events.deleteOlderThan(cutoff),
+    deps.deliveries.deleteOlderThan(cutoff),
+    deps.messages.deleteOlderThan(cutoff),
+  ]);
+  return { events, deliveries, messages };
+}
