@@ -4,6 +4,8 @@ import { builder } from '../builder.ts';
 import './scalars.ts';
 import './event-type.ts';
 import './webhook.ts';
+import './delivery.ts';
+import './event.ts';
 
 export const schema = builder.toSchema();
 export const sortedSchema = () => lexicographicSortSchema(schema);

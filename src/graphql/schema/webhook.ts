@@ -1,9 +1,9 @@
 import { builder } from '../builder.ts';
+import { WebhookRef, DeliveryRef } from './refs.ts';
 import { principalOf } from '../context.ts';
 import type { Webhook } from '../../domain/webhooks/types.ts';
 import { idConnection, inOrder, withoutNulls } from './util.ts';
 
-export const WebhookRef = builder.objectRef<Webhook>('Webhook');
 
 builder.node(WebhookRef, {
   description: 'An endpoint of a site that receives signed event deliveries.',
@@ -21,6 +21,20 @@ builder.node(WebhookRef, {
     failCount: t.exposeInt('failCount', { description: 'Consecutive failed attempts.' }),
     lastDeliveredAt: t.expose('lastDeliveredAt', { type: 'DateTime', nullable: true }),
     disabledReason: t.exposeString('disabledReason', { nullable: true }),
+    deliveries: t.connection({
+      type: DeliveryRef,
+      description: 'Attempts to this webhook, newest first.',
+      args: { success: t.arg.boolean(), event: t.arg.string({ description: 'Only attempts of this event type.' }) },
+      resolve: (webhook, args, ctx) => {
+        const filter = { success: args.success ?? undefined, event: args.event ?? undefined };
+        return idConnection(
+          'Delivery',
+          args,
+          (page) => ctx.services.deliveries.pageForWebhook(webhook.siteId, webhook.id, filter, page),
+          () => ctx.services.deliveries.countFor(webhook.siteId, { webhookId: webhook.id }, filter),
+        );
+      },
+    }),
   }),
 });
 
