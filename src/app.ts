@@ -11,10 +11,12 @@ import { WebhookStore } from './store/webhooks.ts';
 import { EventStore } from './store/events.ts';
 import { MessageStore } from './store/messages.ts';
 import { DeliveryStore } from './store/deliveries.ts';
+import { ReplayStore } from './store/replays.ts';
 import { ApiKeyService } from './domain/api-keys/service.ts';
 import { WebhookService } from './domain/webhooks/service.ts';
 import { EventService } from './domain/events/service.ts';
 import { DeliveryService } from './domain/deliveries/service.ts';
+import { ReplayService } from './domain/replays/service.ts';
 import type { Services } from './services.ts';
 import { Sender } from './delivery/sender.ts';
 import { RetryPolicy } from './delivery/retry-policy.ts';
@@ -23,11 +25,13 @@ import { createAgenda, type AgendaSetup } from './jobs/agenda.ts';
 import { defineDeliverJob, DeliveryKicker } from './jobs/deliver-webhook.ts';
 import { defineSweepJob, scheduleSweep } from './jobs/sweep.ts';
 import { defineRetentionJob, RETENTION_JOB } from './jobs/retention.ts';
+import { AgendaReplayRunner, defineReplayJob } from './jobs/replay.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
 import { createRestHandler } from './rest/v1/router.ts';
 import { webhookRoutes } from './rest/v1/webhooks.ts';
 import { eventRoutes } from './rest/v1/events.ts';
 import { deliveryRoutes } from './rest/v1/deliveries.ts';
+import { replayRoutes } from './rest/v1/replays.ts';
 import { openApiRoutes } from './rest/v1/openapi.ts';
 import { createHttpServer, type HttpServer } from './http/server.ts';
 import { USER_AGENT } from './version.ts';
@@ -80,6 +84,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     events: new EventStore(c.events),
     messages: new MessageStore(c.messages),
     deliveries: new DeliveryStore(c.deliveries),
+    replays: new ReplayStore(c.replays),
   };
 
   const d = config.delivery;
@@ -99,7 +104,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const webhooks = new WebhookService({ store: stores.webhooks });
   const events = new EventService({ events: stores.events, messages: stores.messages, webhooks: stores.webhooks, waker: kicker });
   const deliveries = new DeliveryService({ deliveries: stores.deliveries, webhooks: stores.webhooks, events: stores.events });
-  const services: Services = { apiKeys, webhooks, events, deliveries };
+  const replays = new ReplayService({
+    ...stores,
+    waker: kicker,
+    runner: new AgendaReplayRunner(jobs.agenda),
+    retentionDays: config.retentionDays,
+  });
+  const services: Services = { apiKeys, webhooks, events, deliveries, replays };
 
   const sender = new Sender({ timeoutMs: d.timeoutMs, allowPrivateDestinations: config.allowPrivateDestinations, userAgent: USER_AGENT });
   const engine = new DeliveryEngine(
@@ -115,6 +126,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   if (runsJobs) {
     defineDeliverJob(jobs.agenda, engine, { concurrency: d.concurrency, lockLimit: d.lockLimit, lockLifetimeMs: d.lockLifetimeMs }, logger);
     defineSweepJob(jobs.agenda, { messages: stores.messages, events, kicker, logger });
+    defineReplayJob(jobs.agenda, replays, logger);
     defineRetentionJob(jobs.agenda, { ...stores, retentionDays: config.retentionDays, logger });
   }
 
@@ -135,7 +147,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           logger,
           graphql: createGraphQLServer({ services, logger }),
           rest: createRestHandler(
-            [...openApiRoutes(), ...webhookRoutes(webhooks), ...eventRoutes(events), ...deliveryRoutes(deliveries)],
+            [...openApiRoutes(), ...webhookRoutes(webhooks), ...eventRoutes(events), ...deliveryRoutes(deliveries), ...replayRoutes(replays)],
             { apiKeys, logger },
           ),
           ready: () => database.ping(),

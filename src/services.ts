@@ -3,10 +3,12 @@ import type { ApiKeyService } from './domain/api-keys/service.ts';
 import type { WebhookService } from './domain/webhooks/service.ts';
 import type { EventService } from './domain/events/service.ts';
 import type { DeliveryService } from './domain/deliveries/service.ts';
+import type { ReplayService } from './domain/replays/service.ts';
 
 export interface Services {
   apiKeys: ApiKeyService;
   webhooks: WebhookService;
   events: EventService;
   deliveries: DeliveryService;
+  replays: ReplayService;
 }

@@ -5,12 +5,13 @@ import type { Logger } from '../logger.ts';
 import type { DeliveryStore } from '../store/deliveries.ts';
 import type { EventStore } from '../store/events.ts';
 import type { MessageStore } from '../store/messages.ts';
+import type { ReplayStore } from '../store/replays.ts';
 
 export const RETENTION_JOB = 'retention';
 
 export function defineRetentionJob(
   agenda: Agenda,
-  deps: { events: EventStore; deliveries: DeliveryStore; messages: MessageStore; retentionDays: number; logger: Logger },
+  deps: { events: EventStore; deliveries: DeliveryStore; messages: MessageStore; replays: ReplayStore; retentionDays: number; logger: Logger },
 ): void {
   agenda.define(RETENTION_JOB, async () => {
     const removed = await runRetention(deps, new Date());
@@ -19,14 +20,15 @@ export function defineRetentionJob(
 }
 
 export async function runRetention(
-  deps: { events: EventStore; deliveries: DeliveryStore; messages: MessageStore; retentionDays: number },
+  deps: { events: EventStore; deliveries: DeliveryStore; messages: MessageStore; replays?: ReplayStore; retentionDays: number },
   now: Date,
-): Promise<{ events: number; deliveries: number; messages: number }> {
+): Promise<{ events: number; deliveries: number; messages: number; replays: number }> {
   const cutoff = new Date(now.getTime() - deps.retentionDays * 86_400_000);
-  const [events, deliveries, messages] = await Promise.all([
+  const [events, deliveries, messages, replays] = await Promise.all([
     deps.events.deleteOlderThan(cutoff),
     deps.deliveries.deleteOlderThan(cutoff),
     deps.messages.deleteOlderThan(cutoff),
+    deps.replays ? deps.replays.deleteOlderThan(cutoff) : 0,
   ]);
-  return { events, deliveries, messages };
+  return { events, deliveries, messages, replays };
 }

@@ -7,6 +7,7 @@ import type { WebhookDoc } from './webhooks.ts';
 import type { EventDoc } from './events.ts';
 import type { MessageDoc } from './messages.ts';
 import type { DeliveryDoc } from './deliveries.ts';
+import type { ReplayDoc } from './replays.ts';
 
 /** Agenda's job collection; the delivery scheduler also writes its per-webhook jobs there. */
 export const AGENDA_COLLECTION = 'agendaJobs';
@@ -17,6 +18,7 @@ export interface Collections {
   events: Collection<EventDoc>;
   messages: Collection<MessageDoc>;
   deliveries: Collection<DeliveryDoc>;
+  replays: Collection<ReplayDoc>;
   agendaJobs: Collection;
 }
 
@@ -42,6 +44,7 @@ export async function connectDatabase(uri: string, databaseName: string): Promis
     events: db.collection<EventDoc>('events'),
     messages: db.collection<MessageDoc>('messages'),
     deliveries: db.collection<DeliveryDoc>('deliveries'),
+    replays: db.collection<ReplayDoc>('replays'),
     agendaJobs: db.collection(AGENDA_COLLECTION),
   };
   return {
@@ -73,6 +76,8 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.deliveries.createIndex({ siteId: 1, webhookId: 1, _id: -1 }, { name: 'webhook_log' }),
     c.deliveries.createIndex({ siteId: 1, eventId: 1, _id: -1 }, { name: 'event_log' }),
     c.deliveries.createIndex({ deliveredAt: 1 }, { name: 'retention' }),
+    c.replays.createIndex({ activeFor: 1 }, { unique: true, sparse: true, name: 'one_active_per_webhook' }),
+    c.replays.createIndex({ createdAt: 1 }, { name: 'retention' }),
     // One delivery job per webhook (see jobs/deliver-webhook.ts); absent on other jobs.
     c.agendaJobs.createIndex({ 'data.deliveryQueue': 1 }, { unique: true, sparse: true, name: 'delivery_queue_unique' }),
   ]);

@@ -62,6 +62,10 @@ export class DeliveryStore {
     return out;
   }
 
+  async countSucceededForReplay(replayId: string): Promise<number> {
+    return this.collection.countDocuments({ replayId, success: true });
+  }
+
   async deleteOlderThan(cutoff: Date): Promise<number> {
     return (await this.collection.deleteMany({ deliveredAt: { $lt: cutoff } })).deletedCount;
   }

@@ -23,9 +23,6 @@ export interface MessageDoc {
 
 export const UNCLAIMED = new Date(0);
 
-export const messageId = (eventId: string, webhookId: string, replayId?: string | null) =>
-  replayId ? `${eventId}.${webhookId}.${replayId}` : `${eventId}.${webhookId}`;
-
 const toDomain = (d: MessageDoc): Message => ({
   id: d._id,
   siteId: d.siteId,
@@ -141,8 +138,9 @@ export class MessageStore {
     return this.collection.distinct('webhookId', { dueAt: { $lte: now }, claimedUntil: { $lte: now } });
   }
 
-  async countForReplay(replayId: string): Promise<number> {
-    return this.collection.countDocuments({ replayId });
+  /** Attempts of a replay still queued; with firstOnly, those never tried yet. */
+  async countForReplay(replayId: string, firstOnly = false): Promise<number> {
+    return this.collection.countDocuments(firstOnly ? { replayId, attempt: 1 } : { replayId });
   }
 
   async deleteOlderThan(cutoff: Date): Promise<number> {

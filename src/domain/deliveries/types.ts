@@ -35,3 +35,29 @@ export interface Message {
   dueAt: Date;
   createdAt: Date;
 }
+
+/** Deterministic per (event, webhook[, replay]), so that a repeated fan-out queues nothing new. */
+export const messageId = (eventId: string, webhookId: string, replayId?: string | null) =>
+  replayId ? `${eventId}.${webhookId}.${replayId}` : `${eventId}.${webhookId}`;
+
+/** The first attempt of delivering an event to a webhook, due now. */
+export function firstAttempt(
+  event: { id: string; siteId: string; type: string },
+  webhookId: string,
+  trigger: Trigger,
+  replayId: string | null,
+  now: Date,
+): Message {
+  return {
+    id: messageId(event.id, webhookId, replayId),
+    siteId: event.siteId,
+    webhookId,
+    eventId: event.id,
+    eventType: event.type,
+    attempt: 1,
+    trigger,
+    replayId,
+    dueAt: now,
+    createdAt: now,
+  };
+}

@@ -5,12 +5,12 @@ import type { Principal } from '../api-keys/types.ts';
 import { AppError, notFound, validationError, type FieldErrors } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { assertSiteId, isPlainObject, rejectUnknownFields, throwIfAny } from '../validation.ts';
-import type { Message, Trigger } from '../deliveries/types.ts';
+import { firstAttempt, type Trigger } from '../deliveries/types.ts';
 import type { Webhook } from '../webhooks/types.ts';
 import { isEventType, TEST_EVENT_TYPE } from './catalogue.ts';
 import type { Event } from './types.ts';
 import type { EventStore } from '../../store/events.ts';
-import { messageId, type MessageStore } from '../../store/messages.ts';
+import type { MessageStore } from '../../store/messages.ts';
 import type { WebhookStore } from '../../store/webhooks.ts';
 
 export const MAX_EVENT_DATA_BYTES = 256 * 1024;
@@ -81,18 +81,7 @@ export class EventService {
   /** Queues one attempt per webhook, marks the fan-out done, and wakes the delivery jobs. */
   async fanOut(event: Event, webhooks: Webhook[], trigger: Trigger, replayId: string | null): Promise<void> {
     const now = new Date();
-    const messages: Message[] = webhooks.map((w) => ({
-      id: messageId(event.id, w.id, replayId),
-      siteId: event.siteId,
-      webhookId: w.id,
-      eventId: event.id,
-      eventType: event.type,
-      attempt: 1,
-      trigger,
-      replayId,
-      dueAt: now,
-      createdAt: now,
-    }));
+    const messages = webhooks.map((w) => firstAttempt(event, w.id, trigger, replayId, now));
     await this.deps.messages.insertMany(messages);
     if (trigger !== 'replay') await this.deps.events.markFannedOut(event.id);
     await this.deps.waker.kick(webhooks.map((w) => w.id), now);

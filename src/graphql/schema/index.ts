@@ -6,6 +6,7 @@ import './event-type.ts';
 import './webhook.ts';
 import './delivery.ts';
 import './event.ts';
+import './replay.ts';
 
 export const schema = builder.toSchema();
 export const sortedSchema = () => lexicographicSortSchema(schema);

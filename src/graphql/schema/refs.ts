@@ -7,3 +7,4 @@ import type { Webhook } from '../../domain/webhooks/types.ts';
 export const WebhookRef = builder.objectRef<Webhook>('Webhook');
 export const EventRef = builder.objectRef<Event>('Event');
 export const DeliveryRef = builder.objectRef<Delivery>('Delivery');
+export const ReplayRef = builder.objectRef<import('../../domain/replays/types.ts').Replay>('Replay');
