@@ -34,6 +34,8 @@ import { deliveryRoutes } from './rest/v1/deliveries.ts';
 import { replayRoutes } from './rest/v1/replays.ts';
 import { openApiRoutes } from './rest/v1/openapi.ts';
 import { createHttpServer, type HttpServer } from './http/server.ts';
+import { attachGraphQLWebSocket, type GraphQLWebSocket } from './http/websocket.ts';
+import { LiveResults } from './live/live-results.ts';
 import { USER_AGENT } from './version.ts';
 
 export interface App {
@@ -43,6 +45,7 @@ export interface App {
   readonly services: Services;
   readonly engine: DeliveryEngine;
   readonly jobs: AgendaSetup;
+  readonly live: LiveResults;
   readonly http: HttpServer | null;
   /** Where the HTTP server listens, once started (role api or all). */
   address: AddressInfo | null;
@@ -99,9 +102,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger.warn('the database offers no change streams: workers are woken in-process or by polling, and cross-process live results are off');
   }
   const kicker = new DeliveryKicker(c.agendaJobs, jobs.channel, jobs.changeStreams);
+  const live = new LiveResults(database.db, jobs.changeStreams, logger);
 
   const apiKeys = new ApiKeyService(stores.apiKeys);
-  const webhooks = new WebhookService({ store: stores.webhooks });
+  const webhooks = new WebhookService({ store: stores.webhooks, onChange: (c) => live.webhookChanged(c.kind, c.webhook) });
   const events = new EventService({ events: stores.events, messages: stores.messages, webhooks: stores.webhooks, waker: kicker });
   const deliveries = new DeliveryService({ deliveries: stores.deliveries, webhooks: stores.webhooks, events: stores.events });
   const replays = new ReplayService({
@@ -119,6 +123,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       sender,
       retryPolicy: new RetryPolicy({ schedule: [...d.retrySchedule] }),
       logger,
+      onAttempts: (attempts) => live.attempts(attempts),
+      onWebhookDisabled: (webhook) => live.webhookChanged('disabled', webhook),
     },
     { batchSize: d.batchSize, parallelism: d.parallelism, claimMs: d.lockLifetimeMs, disableAfterFailures: d.disableAfterFailures },
   );
@@ -140,12 +146,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     );
   }
 
+  const graphql = createGraphQLServer({ services, live: live.bus, logger });
   const http =
     config.role === 'worker'
       ? null
       : createHttpServer({
           logger,
-          graphql: createGraphQLServer({ services, logger }),
+          graphql,
           rest: createRestHandler(
             [...openApiRoutes(), ...webhookRoutes(webhooks), ...eventRoutes(events), ...deliveryRoutes(deliveries), ...replayRoutes(replays)],
             { apiKeys, logger },
@@ -153,6 +160,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           ready: () => database.ping(),
         });
 
+  let websocket: GraphQLWebSocket | null = null;
   const app: App = {
     config,
     logger,
@@ -160,6 +168,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     services,
     engine,
     jobs,
+    live,
     http,
     address: null,
     async start() {
@@ -170,12 +179,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         logger.info('worker started', { concurrency: d.concurrency, batchSize: d.batchSize, changeStreams: jobs.changeStreams });
       }
       if (http) {
+        await live.start();
+        websocket = attachGraphQLWebSocket(http.server, { graphql, apiKeys, logger });
         app.address = await http.listen(config.port, config.host);
         logger.info('listening', { url: `http://${config.host}:${app.address.port}`, role: config.role });
       }
     },
     async stop() {
+      // Subscribers first (a proper close), then HTTP, then the jobs, then the database.
+      if (websocket) await websocket.close();
       if (http) await http.close();
+      await live.stop();
       // Running deliveries finish (or their claims expire and another worker takes them over).
       if (runsJobs) await jobs.agenda.drain(Math.min(d.timeoutMs + 5000, 30_000)).catch(() => undefined);
       await jobs.agenda.stop(false).catch(() => undefined);

@@ -35,7 +35,7 @@ export interface EngineDeps {
   /** Called after attempts were written (live results). */
   onAttempts?: (deliveries: Delivery[]) => void;
   /** Called after the engine disabled a webhook. */
-  onWebhookDisabled?: (webhook: Webhook) => void;
+  onWebhookDisabled?: (webhook: Webhook) => Promise<void> | void;
 }
 
 export interface DrainResult {
@@ -68,10 +68,37 @@ export class DeliveryEngine {
         this.deps.logger.info('attempts dropped for an inactive webhook', { webhookId, dropped, deleted: !webhook });
         return { attempted, nextDueAt: null };
       }
-      attempted += await this.deliverBatch(webhook, batch, token);
+      attempted += await this.keepingClaims(token, heartbeat, () => this.deliverBatch(webhook, batch, token));
       if (heartbeat) await heartbeat();
     }
     return { attempted, nextDueAt: await this.deps.messages.nextDueAt(webhookId) };
+  }
+
+  /**
+   * Runs `work` while renewing our claims and the job's lock every third of the claim time. A
+   * batch can take far longer than one request (a slow receiver, `batchSize / parallelism`
+   * timeouts in a row); without renewal its claims and the job lock expire midway, another run
+   * takes over the attempts not yet sent, and they go out twice.
+   */
+  private async keepingClaims<T>(token: string, heartbeat: (() => Promise<void>) | undefined, work: () => Promise<T>): Promise<T> {
+    const claimMs = this.options.claimMs;
+    let renewing: Promise<void> = Promise.resolve();
+    const timer = setInterval(() => {
+      renewing = renewing
+        .then(async () => {
+          await this.deps.messages.extendClaim(token, new Date(Date.now() + claimMs));
+          if (heartbeat) await heartbeat();
+        })
+        .catch((error: unknown) => {
+          this.deps.logger.warn('could not renew a delivery claim', { error: error instanceof Error ? error.message : String(error) });
+        });
+    }, Math.max(100, Math.floor(claimMs / 3)));
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+      await renewing;
+    }
   }
 
   private async deliverBatch(webhook: Webhook, batch: Message[], token: string): Promise<number> {
@@ -181,7 +208,7 @@ export class DeliveryEngine {
       if (disabled) {
         await this.deps.messages.cancelForWebhook(webhook.id);
         this.deps.logger.warn('webhook disabled', { webhookId: webhook.id, siteId: webhook.siteId, reason });
-        this.deps.onWebhookDisabled?.(disabled);
+        await this.deps.onWebhookDisabled?.(disabled);
       }
     }
   }

@@ -1,6 +1,7 @@
 import type { Principal } from '../domain/api-keys/types.ts';
 import { unauthorized } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
+import type { LiveBus } from '../live/bus.ts';
 
 export interface GraphQLContext {
   requestId: string;
@@ -9,6 +10,7 @@ export interface GraphQLContext {
   /** Why the key was refused, for the auth plugin's answer. */
   authError: Error | null;
   services: Services;
+  live: LiveBus;
 }
 
 export function principalOf(ctx: GraphQLContext): Principal {

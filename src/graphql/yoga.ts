@@ -7,6 +7,7 @@ import { AppError } from '../domain/errors.ts';
 import { STATUS_BY_CODE } from '../rest/v1/envelope.ts';
 import type { Logger } from '../logger.ts';
 import type { Services } from '../services.ts';
+import type { LiveBus } from '../live/bus.ts';
 import type { GraphQLContext } from './context.ts';
 import { schema } from './schema/index.ts';
 
@@ -15,6 +16,13 @@ export interface YogaServerContext {
   requestId?: string;
   apiKey?: string | null;
 }
+
+/**
+ * By name, not class: `graphql` can be loaded twice in one process (its CommonJS and ESM builds,
+ * as under vitest), and then the executor's errors are not `instanceof` our GraphQLError.
+ */
+const isGraphQLError = (error: unknown): error is GraphQLError =>
+  error instanceof GraphQLError || (error instanceof Error && error.name === 'GraphQLError');
 
 function toGraphQLError(app: AppError, from?: GraphQLError): GraphQLError {
   return new GraphQLError(app.message, {
@@ -45,7 +53,7 @@ function authRequired(): Plugin<GraphQLContext> {
   };
 }
 
-export function createGraphQLServer(deps: { services: Services; logger: Logger; graphiql?: boolean }) {
+export function createGraphQLServer(deps: { services: Services; live: LiveBus; logger: Logger; graphiql?: boolean }) {
   return createYoga<YogaServerContext & { req?: import('node:http').IncomingMessage }, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -55,16 +63,14 @@ export function createGraphQLServer(deps: { services: Services; logger: Logger; 
     plugins: [authRequired()],
     maskedErrors: {
       maskError(error, message, isDev) {
-        const original = error instanceof GraphQLError ? error.originalError : error;
-        if (original instanceof AppError) return toGraphQLError(original, error instanceof GraphQLError ? error : undefined);
+        const located = isGraphQLError(error) ? error : undefined;
+        const original = located ? located.originalError : error;
+        if (original instanceof AppError) return toGraphQLError(original, located);
         if (original instanceof PothosValidationError) {
-          return toGraphQLError(
-            new AppError('VALIDATION_ERROR', original.message),
-            error instanceof GraphQLError ? error : undefined,
-          );
+          return toGraphQLError(new AppError('VALIDATION_ERROR', original.message), located);
         }
-        if (original instanceof GraphQLError && original.extensions?.code === 'VALIDATION_ERROR') return original;
-        if (error instanceof GraphQLError && !error.originalError) return error;
+        if (isGraphQLError(original) && original.extensions?.code === 'VALIDATION_ERROR') return original;
+        if (located && !located.originalError) return located;
         deps.logger.error('graphql resolver failed', { error: original });
         const masked = yogaMaskError(error, message, isDev) as GraphQLError;
         return new GraphQLError(masked.message, {
@@ -77,7 +83,7 @@ export function createGraphQLServer(deps: { services: Services; logger: Logger; 
     },
     context: async ({ request, requestId, apiKey }): Promise<GraphQLContext> => {
       const key = apiKey !== undefined ? apiKey : request?.headers.get('x-api-key');
-      const base = { requestId: requestId ?? crypto.randomUUID(), services: deps.services };
+      const base = { requestId: requestId ?? crypto.randomUUID(), services: deps.services, live: deps.live };
       try {
         return { ...base, principal: await deps.services.apiKeys.authenticate(key), authError: null };
       } catch (error) {

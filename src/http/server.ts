@@ -23,6 +23,8 @@ export interface HttpServer {
 }
 
 export function createHttpServer(deps: HttpServerDeps): HttpServer {
+  /** Open SSE subscriptions, ended properly at shutdown. */
+  const streams = new Set<ServerResponse>();
   const server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) => {
     const requestId = randomUUID();
     res.setHeader('x-request-id', requestId);
@@ -48,6 +50,10 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
         sendError(res, requestId, new AppError('PAYLOAD_TOO_LARGE', `Request body must be at most ${MAX_BODY_BYTES} bytes`, { limit: MAX_BODY_BYTES }));
         return;
       }
+      if ((req.headers.accept ?? '').includes('text/event-stream')) {
+        streams.add(res);
+        res.once('close', () => streams.delete(res));
+      }
       await deps.graphql.handle(req, res, { requestId });
     } else if (path === '/') {
       res.writeHead(302, { location: '/graphql' }).end();
@@ -70,6 +76,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     close() {
       return new Promise((resolve) => {
         server.close(() => resolve());
+        for (const res of streams) res.end();
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), 2000).unref();
       });

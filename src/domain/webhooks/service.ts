@@ -14,8 +14,8 @@ export type WebhookChange = { kind: 'created' | 'updated' | 'deleted' | 'disable
 
 export interface WebhookServiceDeps {
   store: WebhookStore;
-  /** Called after a change was written; later wired to pub/sub. */
-  onChange?: (change: WebhookChange) => void;
+  /** Called after a change was written (live results). */
+  onChange?: (change: WebhookChange) => Promise<void> | void;
 }
 
 export class WebhookService {
@@ -84,7 +84,7 @@ export class WebhookService {
       disabledReason: null,
     };
     await this.deps.store.insert(webhook);
-    this.deps.onChange?.({ kind: 'created', webhook });
+    await this.deps.onChange?.({ kind: 'created', webhook });
     return webhook;
   }
 
@@ -105,7 +105,7 @@ export class WebhookService {
     }
     const webhook = await this.deps.store.update(siteId, id, set);
     if (!webhook) throw notFound('Webhook', id);
-    this.deps.onChange?.({ kind: 'updated', webhook });
+    await this.deps.onChange?.({ kind: 'updated', webhook });
     return webhook;
   }
 
@@ -113,7 +113,7 @@ export class WebhookService {
     this.authorize(principal, siteId);
     const webhook = await this.deps.store.findById(siteId, id);
     if (!webhook || !(await this.deps.store.delete(siteId, id))) throw notFound('Webhook', id);
-    this.deps.onChange?.({ kind: 'deleted', webhook });
+    await this.deps.onChange?.({ kind: 'deleted', webhook });
     return webhook;
   }
 }

@@ -7,6 +7,7 @@ import './webhook.ts';
 import './delivery.ts';
 import './event.ts';
 import './replay.ts';
+import './subscriptions.ts';
 
 export const schema = builder.toSchema();
 export const sortedSchema = () => lexicographicSortSchema(schema);

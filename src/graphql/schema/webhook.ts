@@ -21,6 +21,18 @@ builder.node(WebhookRef, {
     failCount: t.exposeInt('failCount', { description: 'Consecutive failed attempts.' }),
     lastDeliveredAt: t.expose('lastDeliveredAt', { type: 'DateTime', nullable: true }),
     disabledReason: t.exposeString('disabledReason', { nullable: true }),
+    deletedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'Set only on webhookChanged notices of a deletion.',
+      resolve: (w) => (w as { deletedAt?: Date | null }).deletedAt ?? null,
+    }),
+    change: t.field({
+      type: WebhookChangeKind,
+      nullable: true,
+      description: 'On webhookChanged notices: what happened. Null elsewhere.',
+      resolve: (w) => (w as { change?: 'created' | 'updated' | 'disabled' | 'deleted' }).change ?? null,
+    }),
     deliveries: t.connection({
       type: DeliveryRef,
       description: 'Attempts to this webhook, newest first.',
@@ -36,6 +48,15 @@ builder.node(WebhookRef, {
       },
     }),
   }),
+});
+
+const WebhookChangeKind = builder.enumType('WebhookChangeKind', {
+  values: {
+    CREATED: { value: 'created' },
+    UPDATED: { value: 'updated' },
+    DISABLED: { value: 'disabled', description: 'Disabled by the delivery engine (410 Gone, or too many failures).' },
+    DELETED: { value: 'deleted' },
+  } as const,
 });
 
 builder.queryFields((t) => ({

@@ -1,0 +1,117 @@
+// Follows one collection through a MongoDB change stream, filtered on the server, and hands each
+// new document to `onDocument`. It survives a lost connection: when the stream errors, or a read
+// stalls (the server paused past the driver's timeouts), it reopens from its last resume token,
+// so nothing written meanwhile is lost.
+import type { Collection, Document, ResumeToken } from 'mongodb';
+import type { Logger } from '../logger.ts';
+
+export interface FeedOptions {
+  /** A read that takes longer than this counts as a lost connection. */
+  stallMs?: number;
+  /** How long the server waits for new changes per read. */
+  maxAwaitMs?: number;
+}
+
+class Stalled extends Error {}
+
+export class ChangeFeed<T extends Document> {
+  private running = false;
+  private token: ResumeToken | undefined;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  /** Times the stream was reopened after a failure (for tests and logs). */
+  reopened = 0;
+  private readyResolve!: () => void;
+  /** Resolves once the stream is open and following. */
+  readonly ready = new Promise<void>((resolve) => (this.readyResolve = resolve));
+
+  constructor(
+    private readonly name: string,
+    private readonly collection: Collection<T>,
+    private readonly pipeline: Document[],
+    private readonly onDocument: (doc: T) => void,
+    private readonly logger: Logger,
+    private readonly options: FeedOptions = {},
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const stallMs = this.options.stallMs ?? 15_000;
+    let backoff = 100;
+    while (this.running) {
+      const stream = this.collection.watch(this.pipeline, {
+        fullDocument: 'default',
+        maxAwaitTimeMS: this.options.maxAwaitMs ?? 500,
+        ...(this.token ? { resumeAfter: this.token } : {}),
+      });
+      try {
+        while (this.running) {
+          const change = await this.withStall(stream.tryNext(), stallMs);
+          if (change) {
+            this.token = change._id;
+            const doc = (change as { fullDocument?: T }).fullDocument;
+            if (doc) this.onDocument(doc);
+          } else if (stream.resumeToken) {
+            this.token = stream.resumeToken;
+          }
+          this.readyResolve();
+          backoff = 100;
+        }
+      } catch (error) {
+        if (!this.running) break;
+        this.reopened++;
+        this.logger.warn('change stream lost; reopening from its resume token', {
+          feed: this.name,
+          reason: error instanceof Stalled ? 'stalled' : (error as Error).message,
+        });
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, 5000);
+      } finally {
+        // A stalled read may never settle: close without waiting for it.
+        void stream.close().catch(() => undefined);
+      }
+    }
+  }
+
+  private withStall<R>(promise: Promise<R>, ms: number): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Stalled(`no answer within ${ms} ms`)), ms);
+      const stopWaiting = () => {
+        clearTimeout(timer);
+        reject(new Stalled('stopping'));
+      };
+      this.wake = stopWaiting;
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
