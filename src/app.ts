@@ -58,6 +58,8 @@ export interface AppOptions {
   logWrite?: (line: string) => void;
   /** Where the one-time bootstrap key notice goes (stdout by default). */
   announce?: (text: string) => void;
+  /** Emit driver command events (the benchmark counts database round trips). */
+  monitorCommands?: boolean;
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -77,7 +79,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   if (config.allowPrivateDestinations) {
     logger.warn('deliveries may go to private and loopback addresses (ALLOW_PRIVATE_DESTINATIONS); do not use this in production');
   }
-  const database = await connectDatabase(uri, config.databaseName);
+  const database = await connectDatabase(uri, config.databaseName, { monitorCommands: options.monitorCommands ?? false });
   await ensureIndexes(database.collections);
   const c = database.collections;
 

@@ -48,8 +48,6 @@ export async function startEmbeddedMongo(
     'java',
     [
       `-Xmx${options.maxHeapMb ?? 1024}m`,
-      '-XX:+UseSerialGC',
-      '-XX:TieredStopAtLevel=1',
       '-cp',
       classpath,
       'EmbeddedMongo',

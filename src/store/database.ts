@@ -30,11 +30,17 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function connectDatabase(uri: string, databaseName: string): Promise<Database> {
+export async function connectDatabase(
+  uri: string,
+  databaseName: string,
+  options: { monitorCommands?: boolean } = {},
+): Promise<Database> {
   const client = new MongoClient(uri, {
     appName: 'optimocms-webhook-gateway',
     serverSelectionTimeoutMS: 10_000,
     maxPoolSize: 50,
+    // The benchmark counts round trips through command monitoring.
+    monitorCommands: options.monitorCommands ?? false,
   });
   await client.connect();
   const db = client.db(databaseName);
