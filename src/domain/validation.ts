@@ -17,7 +17,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 /** Throws VALIDATION_ERROR naming every key of `body` not in `allowed`. */
 export function rejectUnknownFields(body: Record<string, unknown>, allowed: readonly string[], errors: FieldErrors): void {
   for (const key of Object.keys(body)) {
-    if (!allowed.includes(key)) errors[key] = 'unknown field';
+    // defineProperty, not assignment: `errors["__proto__"] = ...` would set no field at all.
+    if (!allowed.includes(key)) Object.defineProperty(errors, key, { value: 'unknown field', enumerable: true, writable: true, configurable: true });
   }
 }
 

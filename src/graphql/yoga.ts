@@ -71,6 +71,11 @@ export function createGraphQLServer(deps: { services: Services; live: LiveBus; l
         }
         if (isGraphQLError(original) && original.extensions?.code === 'VALIDATION_ERROR') return original;
         if (located && !located.originalError) return located;
+        // A request-level error (no field path) caused by a GraphQLError: the variables did not
+        // coerce (e.g. "Boolean cannot represent a non boolean value"). A client mistake.
+        if (located && located.path === undefined && isGraphQLError(original)) {
+          return toGraphQLError(new AppError('VALIDATION_ERROR', located.message), located);
+        }
         deps.logger.error('graphql resolver failed', { error: original });
         const masked = yogaMaskError(error, message, isDev) as GraphQLError;
         return new GraphQLError(masked.message, {

@@ -6,6 +6,12 @@ import type { CreateWebhookInput, UpdateWebhookInput } from './types.ts';
 import { validationError } from '../errors.ts';
 
 export const MAX_URL_LENGTH = 2048;
+/**
+ * The URL as written: scheme, "//", a host first, no whitespace or control characters. The
+ * WHATWG parser alone would also accept (and silently repair) "https:x.example.com",
+ * " https://x.example.com" or a tab inside, which would then be stored as given.
+ */
+const ABSOLUTE_HTTP_URL = /^https?:\/\/[^\u0000-\u0020\u007f/?#@\\][^\u0000-\u0020\u007f]*$/i;
 
 function checkUrl(value: unknown, errors: FieldErrors): string | undefined {
   if (typeof value !== 'string' || value.length === 0) {
@@ -29,6 +35,8 @@ function checkUrl(value: unknown, errors: FieldErrors): string | undefined {
     errors.url = 'must not contain a user name or password';
   } else if (url.hostname === '') {
     errors.url = 'must name a host';
+  } else if (!ABSOLUTE_HTTP_URL.test(value)) {
+    errors.url = 'must be an absolute http or https URL without spaces or control characters';
   } else {
     return value;
   }
