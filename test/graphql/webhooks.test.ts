@@ -314,3 +314,16 @@ describe('deleteWebhook', () => {
     expect((await gql(PAGE, { siteId: 'gql-delete' })).webhooks.totalCount).toBe(0);
   });
 });
+
+describe('webhooks(event:) filter', () => {
+  it('rejects an event type outside the catalogue with VALIDATION_ERROR', async () => {
+    const t = await startTestApp();
+    try {
+      const answer = await t.graphql('{ webhooks(siteId: "site-x", event: "nonsense") { totalCount } }');
+      expect(answer.body.errors?.[0]?.extensions?.code).toBe('VALIDATION_ERROR');
+      expect(answer.body.errors?.[0]?.extensions?.details?.fields?.event).toBeTruthy();
+    } finally {
+      await t.stop();
+    }
+  });
+});

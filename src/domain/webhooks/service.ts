@@ -1,7 +1,8 @@
 // Webhook management. Knows nothing of HTTP or GraphQL: REST handlers and resolvers both call it.
 import { assertSiteAccess, canAccessSite } from '../api-keys/service.ts';
 import type { Principal } from '../api-keys/types.ts';
-import { notFound } from '../errors.ts';
+import { notFound, validationError } from '../errors.ts';
+import { isSubscribable } from '../events/catalogue.ts';
 import { newId } from '../ids.ts';
 import { assertSiteId } from '../validation.ts';
 import { generateSecret } from '../../delivery/signature.ts';
@@ -21,18 +22,21 @@ export interface WebhookServiceDeps {
 export class WebhookService {
   constructor(private readonly deps: WebhookServiceDeps) {}
 
-  private authorize(principal: Principal, siteId: string): void {
+  private authorize(principal: Principal, siteId: string, filter?: WebhookFilter): void {
     assertSiteId(siteId);
     assertSiteAccess(principal, siteId);
+    if (filter?.event !== undefined && !isSubscribable(filter.event)) {
+      throw validationError({ event: 'must be an event type from the catalogue, or "*"' });
+    }
   }
 
   async list(principal: Principal, siteId: string, filter: WebhookFilter, page: KeysetPage): Promise<Webhook[]> {
-    this.authorize(principal, siteId);
+    this.authorize(principal, siteId, filter);
     return this.deps.store.page(siteId, filter, page);
   }
 
   async count(principal: Principal, siteId: string, filter: WebhookFilter): Promise<number> {
-    this.authorize(principal, siteId);
+    this.authorize(principal, siteId, filter);
     return this.deps.store.count(siteId, filter);
   }
 
