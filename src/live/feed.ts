@@ -2,7 +2,7 @@
 // new document to `onDocument`. It survives a lost connection: when the stream errors, or a read
 // stalls (the server paused past the driver's timeouts), it reopens from its last resume token,
 // so nothing written meanwhile is lost.
-import type { Collection, Document, ResumeToken } from 'mongodb';
+import { Timestamp, type Collection, type Document, type ResumeToken } from 'mongodb';
 import type { Logger } from '../logger.ts';
 
 export interface FeedOptions {
@@ -17,6 +17,13 @@ class Stalled extends Error {}
 export class ChangeFeed<T extends Document> {
   private running = false;
   private token: ResumeToken | undefined;
+  /**
+   * Where to reopen while no resume token is known yet: when the stream was first opened. A real
+   * MongoDB hands out a resume token with every answer, even an empty one; a server that does not
+   * (the embedded one) leaves us without one until the first change, and reopening "from now"
+   * would lose what was written while no stream was open.
+   */
+  private openedAt: Timestamp | undefined;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   /** Times the stream was reopened after a failure (for tests and logs). */
@@ -50,10 +57,18 @@ export class ChangeFeed<T extends Document> {
     const stallMs = this.options.stallMs ?? 15_000;
     let backoff = 100;
     while (this.running) {
+      const resumeFrom = this.token
+        ? { resumeAfter: this.token }
+        : this.openedAt
+          ? { startAtOperationTime: this.openedAt }
+          : {};
+      // Whole seconds, rounded down: a reopen may also bring changes made in the second before the
+      // first open (never seen by this feed), but skips none.
+      this.openedAt ??= new Timestamp({ t: Math.floor(Date.now() / 1000), i: 0 });
       const stream = this.collection.watch(this.pipeline, {
         fullDocument: 'default',
         maxAwaitTimeMS: this.options.maxAwaitMs ?? 500,
-        ...(this.token ? { resumeAfter: this.token } : {}),
+        ...resumeFrom,
       });
       try {
         while (this.running) {
