@@ -135,7 +135,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     defineDeliverJob(jobs.agenda, engine, { concurrency: d.concurrency, lockLimit: d.lockLimit, lockLifetimeMs: d.lockLifetimeMs }, logger);
     defineSweepJob(jobs.agenda, { messages: stores.messages, events, kicker, logger });
     defineReplayJob(jobs.agenda, replays, logger);
-    defineRetentionJob(jobs.agenda, { ...stores, retentionDays: config.retentionDays, logger });
+    defineRetentionJob(jobs.agenda, { ...stores, live, retentionDays: config.retentionDays, logger });
   }
 
   if (config.bootstrapApiKey) {
@@ -181,8 +181,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         logger.info('worker started', { concurrency: d.concurrency, batchSize: d.batchSize, changeStreams: jobs.changeStreams });
       }
       if (http) {
-        await live.start();
-        websocket = attachGraphQLWebSocket(http.server, { graphql, apiKeys, logger });
+        // Feeds keep retrying by themselves; start-up does not wait forever for a slow database.
+        const opened = await Promise.race([
+          live.start({ stallMs: config.live.stallMs }).then(() => true),
+          new Promise<false>((resolve) => setTimeout(() => resolve(false), 30_000).unref()),
+        ]);
+        if (!opened) logger.warn('live result feeds not open yet; they keep retrying');
+        websocket = attachGraphQLWebSocket(http.server, { graphql, apiKeys, logger, keepAliveMs: config.live.keepAliveMs });
         app.address = await http.listen(config.port, config.host);
         logger.info('listening', { url: `http://${config.host}:${app.address.port}`, role: config.role });
       }

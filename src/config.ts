@@ -29,6 +29,12 @@ export interface Config {
     readonly sweepIntervalMs: number;
   };
   readonly retentionDays: number;
+  readonly live: {
+    /** Ping interval of idle WebSocket clients. */
+    readonly keepAliveMs: number;
+    /** A change stream read taking longer than this counts as a lost connection. */
+    readonly stallMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -127,6 +133,10 @@ export function loadConfig(env: Env = process.env): Config {
       sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 5000, 200, 3_600_000),
     },
     retentionDays: integer(env, 'RETENTION_DAYS', 30, 1, 3650),
+    live: {
+      keepAliveMs: integer(env, 'WS_KEEPALIVE_MS', 12_000, 100, 600_000),
+      stallMs: integer(env, 'LIVE_STALL_MS', 15_000, 500, 600_000),
+    },
   };
-  return Object.freeze({ ...config, delivery: Object.freeze({ ...config.delivery }) });
+  return Object.freeze({ ...config, delivery: Object.freeze({ ...config.delivery }), live: Object.freeze({ ...config.live }) });
 }

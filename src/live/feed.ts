@@ -86,6 +86,13 @@ export class ChangeFeed<T extends Document> {
       } catch (error) {
         if (!this.running) break;
         this.reopened++;
+        const code = (error as { code?: number }).code;
+        if (code === 286 || code === 280) {
+          // The resume point left the oplog (ChangeStreamHistoryLost / fatal): follow from now on.
+          this.logger.error('change stream history lost; live results written meanwhile are not replayed', { feed: this.name });
+          this.token = undefined;
+          this.openedAt = new Timestamp({ t: Math.floor(Date.now() / 1000), i: 0 });
+        }
         this.logger.warn('change stream lost; reopening from its resume token', {
           feed: this.name,
           reason: error instanceof Stalled ? 'stalled' : (error as Error).message,

@@ -19,6 +19,8 @@ export interface Collections {
   messages: Collection<MessageDoc>;
   deliveries: Collection<DeliveryDoc>;
   replays: Collection<ReplayDoc>;
+  /** Live webhook-change notices (live/live-results.ts). */
+  webhookChanges: Collection;
   agendaJobs: Collection;
 }
 
@@ -51,6 +53,7 @@ export async function connectDatabase(
     messages: db.collection<MessageDoc>('messages'),
     deliveries: db.collection<DeliveryDoc>('deliveries'),
     replays: db.collection<ReplayDoc>('replays'),
+    webhookChanges: db.collection('webhook_changes'),
     agendaJobs: db.collection(AGENDA_COLLECTION),
   };
   return {
@@ -84,6 +87,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.deliveries.createIndex({ deliveredAt: 1 }, { name: 'retention' }),
     c.replays.createIndex({ activeFor: 1 }, { unique: true, sparse: true, name: 'one_active_per_webhook' }),
     c.replays.createIndex({ createdAt: 1 }, { name: 'retention' }),
+    c.webhookChanges.createIndex({ at: 1 }, { name: 'retention' }),
     // One delivery job per webhook (see jobs/deliver-webhook.ts); absent on other jobs.
     c.agendaJobs.createIndex({ 'data.deliveryQueue': 1 }, { unique: true, sparse: true, name: 'delivery_queue_unique' }),
   ]);

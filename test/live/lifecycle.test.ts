@@ -1,16 +1,11 @@
 // Lifecycle of live connections: the server pings idle WebSocket clients (keep-alive through
 // proxies), and app.stop() closes graphql-ws clients with 1001, ends SSE streams, resolves
 // promptly and leaves no unhandled rejection behind.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { eventually, sleep } from '../support/receiver.ts';
 import { closeAllLiveClients, rawSocket, sseSubscribe, wsClient, wsConnected } from '../support/live-clients.ts';
 import { DELIVERY_ATTEMPTED, WEBHOOK_CHANGED } from '../support/live-fixtures.ts';
-import { attachGraphQLWebSocket, type GraphQLWebSocket } from '../../src/http/websocket.ts';
-import { createGraphQLServer } from '../../src/graphql/yoga.ts';
-import { createLogger } from '../../src/logger.ts';
 
 let t: TestApp;
 let stopped = false;
@@ -31,40 +26,27 @@ afterAll(async () => {
 });
 
 describe('keep-alive', () => {
-  let server: Server;
-  let websocket: GraphQLWebSocket;
+  let k: TestApp;
 
   afterAll(async () => {
-    await websocket?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await k?.stop();
   });
 
-  it('pings idle WebSocket clients and keeps the connection open while they answer', async () => {
-    // The app's transport (12 s by default) on a server of our own with a short interval, so the
-    // test need not sit idle for 12 s.
-    const logger = createLogger('silent');
-    server = createServer();
-    websocket = attachGraphQLWebSocket(server, {
-      graphql: createGraphQLServer({ services: t.app.services, live: t.app.live.bus, logger }),
-      apiKeys: t.app.services.apiKeys,
-      logger,
-      keepAliveMs: 300,
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-    const raw = rawSocket(url);
+  it('pings idle WebSocket clients every WS_KEEPALIVE_MS and keeps the connection open while they answer', async () => {
+    // The app's own wiring with a short interval, so the test need not sit idle for 12 s.
+    k = await startTestApp({ WS_KEEPALIVE_MS: '300', LOG_LEVEL: 'info' });
+    const raw = rawSocket(k.url);
     await raw.opened;
-    raw.send({ type: 'connection_init', payload: { apiKey: t.adminKey } });
+    raw.send({ type: 'connection_init', payload: { apiKey: k.adminKey } });
     await eventually(() => raw.pings >= 3, { timeoutMs: 5000, what: 'three pings' });
     expect(raw.messages).toEqual([{ type: 'connection_ack' }]);
     // `ws` answers pings with pongs by itself: the idle connection is still open.
     expect(raw.socket.readyState).toBe(raw.socket.OPEN);
 
     // A client that stops answering pings is dropped.
-    const silent = rawSocket(url, {}, { autoPong: false });
+    const silent = rawSocket(k.url, {}, { autoPong: false });
     await silent.opened;
-    silent.send({ type: 'connection_init', payload: { apiKey: t.adminKey } });
+    silent.send({ type: 'connection_init', payload: { apiKey: k.adminKey } });
     const outcome = await Promise.race([silent.closed.then(() => 'closed'), sleep(3000).then(() => 'still open')]);
     expect(outcome).toBe('closed');
     expect(silent.pings).toBeGreaterThanOrEqual(1);
