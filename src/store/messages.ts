@@ -81,8 +81,10 @@ export class MessageStore {
       .toArray();
     if (candidates.length === 0) return [];
     const ids = candidates.map((c) => c._id);
+    // dueAt again: a candidate settled by another run meanwhile (a retry due later, unclaimed)
+    // must not be taken and sent before its time.
     const result = await this.collection.updateMany(
-      { _id: { $in: ids }, claimedUntil: { $lte: now } },
+      { _id: { $in: ids }, dueAt: { $lte: now }, claimedUntil: { $lte: now } },
       { $set: { claimedUntil: new Date(now.getTime() + lockMs), claimToken: token } },
     );
     if (result.modifiedCount === candidates.length) return candidates.map(toDomain);

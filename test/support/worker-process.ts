@@ -50,6 +50,10 @@ function parseLogs(text: string): LogLine[] {
 }
 
 const live = new Set<WorkerProcess>();
+// Insurance against orphans: whatever happens to the test, no worker outlives this process.
+process.once('exit', () => {
+  for (const worker of live) if (worker.running) worker.child.kill('SIGKILL');
+});
 
 /**
  * Starts `src/main.ts` with the test runner's environment minus the service's settings, plus
