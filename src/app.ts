@@ -107,7 +107,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const live = new LiveResults(database.db, jobs.changeStreams, logger);
 
   const apiKeys = new ApiKeyService(stores.apiKeys);
-  const webhooks = new WebhookService({ store: stores.webhooks, onChange: (c) => live.webhookChanged(c.kind, c.webhook) });
+  const webhooks = new WebhookService({
+    store: stores.webhooks,
+    onChange: async (change) => {
+      if (change.kind === 'deleted') {
+        // Nothing more goes to a deleted webhook: its queue and its delivery job go too.
+        await Promise.all([stores.messages.cancelForWebhook(change.webhook.id), kicker.forget(change.webhook.id)]);
+      }
+      await live.webhookChanged(change.kind, change.webhook);
+    },
+  });
   const events = new EventService({ events: stores.events, messages: stores.messages, webhooks: stores.webhooks, waker: kicker });
   const deliveries = new DeliveryService({ deliveries: stores.deliveries, webhooks: stores.webhooks, events: stores.events });
   const replays = new ReplayService({
@@ -132,7 +141,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   const runsJobs = config.role !== 'api';
   if (runsJobs) {
-    defineDeliverJob(jobs.agenda, engine, { concurrency: d.concurrency, lockLimit: d.lockLimit, lockLifetimeMs: d.lockLifetimeMs }, logger);
+    defineDeliverJob(jobs.agenda, engine, kicker, { concurrency: d.concurrency, lockLimit: d.lockLimit, lockLifetimeMs: d.lockLifetimeMs }, logger);
     defineSweepJob(jobs.agenda, { messages: stores.messages, events, kicker, logger });
     defineReplayJob(jobs.agenda, replays, logger);
     defineRetentionJob(jobs.agenda, { ...stores, live, retentionDays: config.retentionDays, logger });
@@ -197,7 +206,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (websocket) await websocket.close();
       if (http) await http.close();
       await live.stop();
-      // Running deliveries finish (or their claims expire and another worker takes them over).
+      // Running deliveries finish their batch and take no other (what is queued stays queued).
+      engine.stop();
       if (runsJobs) await jobs.agenda.drain(Math.min(d.timeoutMs + 5000, 30_000)).catch(() => undefined);
       await jobs.agenda.stop(false).catch(() => undefined);
       await jobs.channel.disconnect().catch(() => undefined);

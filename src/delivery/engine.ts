@@ -45,6 +45,8 @@ export interface DrainResult {
 }
 
 export class DeliveryEngine {
+  private stopping = false;
+
   constructor(
     private readonly deps: EngineDeps,
     private readonly options: EngineOptions,
@@ -56,7 +58,7 @@ export class DeliveryEngine {
    */
   async drain(webhookId: string, deadline: number, heartbeat?: () => Promise<void>): Promise<DrainResult> {
     let attempted = 0;
-    while (Date.now() < deadline) {
+    while (!this.stopping && Date.now() < deadline) {
       const token = randomUUID();
       const now = new Date();
       const batch = await this.deps.messages.claimDue(webhookId, now, this.options.batchSize, token, this.options.claimMs);
@@ -72,6 +74,14 @@ export class DeliveryEngine {
       if (heartbeat) await heartbeat();
     }
     return { attempted, nextDueAt: await this.deps.messages.nextDueAt(webhookId) };
+  }
+
+  /**
+   * Takes no new batch from now on (shutdown): the batch in flight is sent and recorded, what is
+   * still queued stays for the next worker.
+   */
+  stop(): void {
+    this.stopping = true;
   }
 
   /**

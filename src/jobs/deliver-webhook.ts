@@ -1,7 +1,7 @@
 // Job "deliver-webhook": one Agenda job per webhook drains that webhook's due attempts in
 // batches (delivery/engine.ts). Agenda locks it, so one worker at a time serves a webhook, and
 // distributes the webhooks over all workers. New attempts wake it through kick() below.
-import type { Agenda, Job, NotificationChannel } from 'agenda';
+import type { Agenda, Job, JobWithId, NotificationChannel } from 'agenda';
 import type { Collection } from 'mongodb';
 import type { DeliveryEngine } from '../delivery/engine.ts';
 import type { Logger } from '../logger.ts';
@@ -20,7 +20,13 @@ export interface DeliverJobOptions {
 }
 
 /** perform: prepare (deadline), drain (send + record), reschedule at the next due attempt. */
-export function defineDeliverJob(agenda: Agenda, engine: DeliveryEngine, options: DeliverJobOptions, logger: Logger): void {
+export function defineDeliverJob(
+  agenda: Agenda,
+  engine: DeliveryEngine,
+  kicker: DeliveryKicker,
+  options: DeliverJobOptions,
+  logger: Logger,
+): void {
   agenda.define<DeliverJobData>(
     DELIVER_JOB,
     async (job: Job<DeliverJobData>) => {
@@ -35,6 +41,14 @@ export function defineDeliverJob(agenda: Agenda, engine: DeliveryEngine, options
     },
     { concurrency: options.concurrency, lockLimit: options.lockLimit, lockLifetime: options.lockLifetimeMs },
   );
+  // Agenda's final save of a run writes the nextRunAt the drain computed, over any kick that
+  // came in meanwhile. Once it has saved, restore such a kick.
+  agenda.on(`complete:${DELIVER_JOB}`, (job: JobWithId, remote?: false) => {
+    if (remote || !job.attrs._id || !job.attrs.lastRunAt) return;
+    kicker.restoreKick(job.attrs._id, job.attrs.lastRunAt).catch((error: unknown) => {
+      logger.warn('could not restore a delivery wake-up', { error: error instanceof Error ? error.message : String(error) });
+    });
+  });
 }
 
 /**
@@ -64,7 +78,7 @@ export class DeliveryKicker {
       later.length > 0
         ? this.jobs.updateMany(
             { _id: { $in: later }, $or: [{ nextRunAt: null }, { nextRunAt: { $gt: dueAt } }] },
-            { $set: { nextRunAt: dueAt } },
+            { $set: { nextRunAt: dueAt, kickedAt: new Date() } },
           )
         : null,
       fresh.length > 0 ? this.insertJobs(fresh, dueAt) : null,
@@ -72,6 +86,20 @@ export class DeliveryKicker {
     if (!this.changeStreams && this.channel && (later.length > 0 || fresh.length > 0)) {
       await this.channel.publish({ jobId: 'kick' as never, jobName: DELIVER_JOB, nextRunAt: dueAt, priority: 0, timestamp: new Date(), source: 'kick' });
     }
+  }
+
+  /** Wakes the job again if it was kicked after its run began (see defineDeliverJob). */
+  async restoreKick(jobId: unknown, runStartedAt: Date): Promise<void> {
+    const now = new Date();
+    await this.jobs.updateOne(
+      { _id: jobId as never, kickedAt: { $gte: runStartedAt }, $or: [{ nextRunAt: null }, { nextRunAt: { $gt: now } }] },
+      { $set: { nextRunAt: now } },
+    );
+  }
+
+  /** A deleted webhook's job document goes too. */
+  async forget(webhookId: string): Promise<void> {
+    await this.jobs.deleteOne({ 'data.deliveryQueue': webhookId });
   }
 
   private async insertJobs(webhookIds: string[], dueAt: Date): Promise<void> {
@@ -94,7 +122,7 @@ export class DeliveryKicker {
       if ((error as { code?: number }).code !== 11000 && !String((error as Error).message).includes('E11000')) throw error;
       await this.jobs.updateMany(
         { 'data.deliveryQueue': { $in: webhookIds }, $or: [{ nextRunAt: null }, { nextRunAt: { $gt: dueAt } }] },
-        { $set: { nextRunAt: dueAt } },
+        { $set: { nextRunAt: dueAt, kickedAt: new Date() } },
       );
     }
   }

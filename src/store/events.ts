@@ -10,6 +10,8 @@ export interface EventDoc {
   webhookCount: number;
   /** `${siteId}:${key}` when published with an Idempotency-Key; absent otherwise (sparse unique). */
   idempotencyKey?: string;
+  /** SHA-256 of the request that used the key: a reuse with another request is refused. */
+  requestHash?: string;
   /** False until the fan-out's messages are written; the sweep finishes fan-outs a crash cut short. */
   fannedOut: boolean;
 }
@@ -27,7 +29,7 @@ export class EventStore {
   constructor(private readonly collection: Collection<EventDoc>) {}
 
   /** Inserts the event; returns false when its idempotency key is already taken. */
-  async insert(event: Event, idempotencyKey: string | undefined): Promise<boolean> {
+  async insert(event: Event, idempotency?: { key: string; requestHash: string }): Promise<boolean> {
     const doc: EventDoc = {
       _id: event.id,
       siteId: event.siteId,
@@ -37,12 +39,12 @@ export class EventStore {
       webhookCount: event.webhookCount,
       fannedOut: false,
     };
-    if (idempotencyKey !== undefined) doc.idempotencyKey = idempotencyKey;
+    if (idempotency) Object.assign(doc, { idempotencyKey: idempotency.key, requestHash: idempotency.requestHash });
     try {
       await this.collection.insertOne(doc);
       return true;
     } catch (error) {
-      if ((error as { code?: number }).code === 11000 && idempotencyKey !== undefined) return false;
+      if ((error as { code?: number }).code === 11000 && idempotency) return false;
       throw error;
     }
   }
@@ -51,9 +53,9 @@ export class EventStore {
     await this.collection.updateOne({ _id: id }, { $set: { fannedOut: true } });
   }
 
-  async findByIdempotencyKey(key: string): Promise<Event | null> {
+  async findByIdempotencyKey(key: string): Promise<{ event: Event; requestHash: string | null } | null> {
     const doc = await this.collection.findOne({ idempotencyKey: key });
-    return doc ? toDomain(doc) : null;
+    return doc ? { event: toDomain(doc), requestHash: doc.requestHash ?? null } : null;
   }
 
   async findById(siteId: string, id: string): Promise<Event | null> {

@@ -123,16 +123,22 @@ export class MessageStore {
     if (ids.length > 0) await this.collection.deleteMany({ _id: { $in: ids } });
   }
 
-  /** When the webhook's next attempt is due (claimed ones count from their claim's end). */
+  /**
+   * When the webhook's next attempt is due: the earliest unclaimed attempt, or the earliest claim
+   * that expires (a crashed run's attempts are taken over then).
+   */
   async nextDueAt(webhookId: string): Promise<Date | null> {
-    const [next] = await this.collection
-      .find({ webhookId })
-      .sort({ dueAt: 1 })
-      .limit(1)
-      .project<{ dueAt: Date; claimedUntil: Date }>({ dueAt: 1, claimedUntil: 1 })
-      .toArray();
-    if (!next) return null;
-    return next.claimedUntil > next.dueAt ? next.claimedUntil : next.dueAt;
+    const [unclaimed, claimed] = await Promise.all([
+      this.collection.find({ webhookId, claimToken: null }).sort({ dueAt: 1 }).limit(1).project<{ dueAt: Date }>({ dueAt: 1 }).toArray(),
+      this.collection
+        .find({ webhookId, claimToken: { $ne: null } })
+        .sort({ claimedUntil: 1 })
+        .limit(1)
+        .project<{ claimedUntil: Date }>({ claimedUntil: 1 })
+        .toArray(),
+    ]);
+    const times = [unclaimed[0]?.dueAt, claimed[0]?.claimedUntil].filter((d): d is Date => d instanceof Date);
+    return times.length === 0 ? null : new Date(Math.min(...times.map((d) => d.getTime())));
   }
 
   /** Webhooks that have attempts due now and not claimed by anyone. */

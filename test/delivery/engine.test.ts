@@ -315,3 +315,50 @@ describe('logs', () => {
     }
   });
 });
+
+describe('deleting a webhook', () => {
+  it('removes its queued retries and its delivery job document', async () => {
+    const t = await app({ RETRY_SCHEDULE: '1h', POLL_INTERVAL_MS: '200', SWEEP_INTERVAL_MS: '500' });
+    const r = await receiver({ fallback: { status: 500 } });
+    const site = 'engine-delete';
+    const webhookId = await createWebhook(t, site, r.url());
+    await publish(t, site);
+    await r.waitForRequests(1);
+    const c = t.app.database.collections;
+    await eventually(async () => (await c.messages.countDocuments({ webhookId, attempt: 2 })) === 1, { what: 'a queued retry' });
+    expect(await c.agendaJobs.countDocuments({ 'data.deliveryQueue': webhookId })).toBe(1);
+
+    const deleted = await t.request('DELETE', `/v1/sites/${site}/webhooks/${webhookId}`);
+    expect(deleted.status).toBe(200);
+    expect(await c.messages.countDocuments({ webhookId })).toBe(0);
+    expect(await c.agendaJobs.countDocuments({ 'data.deliveryQueue': webhookId })).toBe(0);
+  });
+});
+
+describe('a wake-up that arrives while the webhook\'s job is finishing', () => {
+  it('is restored after Agenda saves the run, so the attempt goes out without waiting for the sweep', async () => {
+    // Poll and sweep far away: only the kick (or its restoration) can start the job.
+    const t = await app({ POLL_INTERVAL_MS: '60000', SWEEP_INTERVAL_MS: '60000' });
+    const r = await receiver();
+    const site = 'engine-restore';
+    const webhookId = await createWebhook(t, site, r.url());
+    await publish(t, site, { n: 1 });
+    await r.waitForRequests(1);
+    const c = t.app.database.collections;
+    await eventually(async () => (await c.agendaJobs.findOne({ 'data.deliveryQueue': webhookId }))?.lockedAt === null, { what: 'the job to finish' });
+    // Simulate the lost race: a kick recorded during the last run (kickedAt after lastRunAt),
+    // whose nextRunAt the run's final save overwrote with null; and an attempt queued with it.
+    const job = await c.agendaJobs.findOne({ 'data.deliveryQueue': webhookId });
+    const event = await publish(t, site, { n: 2 });
+    await r.waitForRequests(2);
+    expect(job).not.toBeNull();
+    await c.agendaJobs.updateOne({ _id: job!._id }, { $set: { nextRunAt: null, kickedAt: new Date(Date.now() + 60_000) } });
+    const messages = new MessageStore(c.messages);
+    await messages.insertMany([
+      { id: `restore-${Date.now()}`, siteId: site, webhookId, eventId: event, eventType: 'page.created', attempt: 1, trigger: 'event', replayId: null, dueAt: new Date(), createdAt: new Date() },
+    ]);
+    const lastRunAt = (await c.agendaJobs.findOne({ _id: job!._id }))!.lastRunAt as Date;
+    await t.app.jobs.agenda.emit('complete:deliver-webhook', { attrs: { _id: job!._id, lastRunAt } } as never);
+    await r.waitForRequests(3, 5000);
+  });
+});

@@ -198,6 +198,22 @@ describe('idempotent publish', () => {
     await r.waitForRequests(2);
   });
 
+  it('REST: the same key with a different request is refused with 409 and delivers nothing more', async () => {
+    const r = await receiver();
+    await createWebhook(r.url());
+    const first = await publish('page.created', { n: 1 }, { idempotencyKey: 'key-reused' });
+    const otherData = await publishRaw({ type: 'page.created', data: { n: 2 } }, { idempotencyKey: 'key-reused' });
+    expect(otherData.status).toBe(409);
+    expect(otherData.body.error.code).toBe('CONFLICT');
+    expect(otherData.body.error.details.eventId).toBe(first.body.data.id);
+    const otherType = await publishRaw({ type: 'page.updated', data: { n: 1 } }, { idempotencyKey: 'key-reused' });
+    expect(otherType.status).toBe(409);
+    await r.waitForRequests(1);
+    await sleep(300);
+    expect(r.requests).toHaveLength(1);
+    expect(await eventsOfSite(SITE)).toBe(1);
+  });
+
   it('REST: concurrent publishes with one key make one event and one delivery', async () => {
     const r = await receiver();
     await createWebhook(r.url());
@@ -269,6 +285,18 @@ describe('test events', () => {
     expect(unknown.status).toBe(404);
     const otherSite = await t.request('POST', `/v1/sites/${SITE}-other/webhooks/${hook.id}/test`);
     expect(otherSite.status).toBe(404);
+  });
+
+  it('refuses a test event to a disabled webhook with 409, in REST and GraphQL', async () => {
+    const r = await receiver();
+    const hook = await createWebhook(r.url(), ['*'], { active: false });
+    const rest = await t.request('POST', `/v1/sites/${SITE}/webhooks/${hook.id}/test`);
+    expect(rest.status).toBe(409);
+    expect(rest.body.error.code).toBe('CONFLICT');
+    const gql = await t.graphql('mutation ($id: ID!) { sendTestEvent(id: $id) { event { id } } }', { id: hook.id });
+    expect(gql.body.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    await sleep(300);
+    expect(r.requests).toHaveLength(0);
   });
 
   it('GraphQL: sendTestEvent(id) delivers to that webhook alone', async () => {

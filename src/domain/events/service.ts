@@ -1,5 +1,6 @@
 // Event ingestion: store the event, fan it out to every active subscribed webhook of its site
 // (one queued attempt each), then wake those webhooks' delivery jobs.
+import { createHash } from 'node:crypto';
 import { assertSiteAccess } from '../api-keys/service.ts';
 import type { Principal } from '../api-keys/types.ts';
 import { AppError, notFound, validationError, type FieldErrors } from '../errors.ts';
@@ -36,26 +37,39 @@ export class EventService {
     assertSiteId(siteId);
     assertSiteAccess(principal, siteId);
     const { type, data } = parsePublish(body);
-    let key: string | undefined;
+    let idempotency: { key: string; requestHash: string } | undefined;
     if (idempotencyKey !== undefined && idempotencyKey !== null) {
       if (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
         throw validationError({ idempotencyKey: `must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters` });
       }
-      key = `${siteId}:${idempotencyKey}`;
-      const earlier = await this.deps.events.findByIdempotencyKey(key);
-      if (earlier) return { event: earlier, replayed: true };
+      idempotency = { key: `${siteId}:${idempotencyKey}`, requestHash: createHash('sha256').update(JSON.stringify({ type, data })).digest('hex') };
+      const earlier = await this.earlierPublish(idempotency);
+      if (earlier) return earlier;
     }
     const subscribers = await this.deps.webhooks.subscribers(siteId, type);
     const now = new Date();
     const event: Event = { id: newId('Event', now.getTime()), siteId, type, data, createdAt: now, webhookCount: subscribers.length };
-    if (!(await this.deps.events.insert(event, key))) {
+    if (!(await this.deps.events.insert(event, idempotency))) {
       // The same key won a race with us: answer with the first result.
-      const earlier = await this.deps.events.findByIdempotencyKey(key!);
-      if (earlier) return { event: earlier, replayed: true };
+      const earlier = await this.earlierPublish(idempotency!);
+      if (earlier) return earlier;
       throw new AppError('CONFLICT', 'An event with this idempotency key is being published', { idempotencyKey });
     }
     await this.fanOut(event, subscribers, 'event', null);
     return { event, replayed: false };
+  }
+
+  /** The first publish with this key; a reuse of the key with another request is refused (as Stripe does). */
+  private async earlierPublish(idempotency: { key: string; requestHash: string }): Promise<PublishResult | null> {
+    const earlier = await this.deps.events.findByIdempotencyKey(idempotency.key);
+    if (!earlier) return null;
+    if (earlier.requestHash !== null && earlier.requestHash !== idempotency.requestHash) {
+      throw new AppError('CONFLICT', 'This Idempotency-Key was already used with a different request', {
+        idempotencyKey: idempotency.key.slice(idempotency.key.indexOf(':') + 1),
+        eventId: earlier.event.id,
+      });
+    }
+    return { event: earlier.event, replayed: true };
   }
 
   /** Sends a webhook.test event to one webhook only, through the same delivery path. */
@@ -64,6 +78,13 @@ export class EventService {
     assertSiteAccess(principal, siteId);
     const webhook = await this.deps.webhooks.findById(siteId, webhookId);
     if (!webhook) throw notFound('Webhook', webhookId);
+    if (!webhook.active) {
+      // Inactive webhooks receive nothing, tests included: say so rather than drop it silently.
+      throw new AppError('CONFLICT', 'The webhook is disabled; re-activate it before sending a test event', {
+        webhookId,
+        disabledReason: webhook.disabledReason,
+      });
+    }
     const now = new Date();
     const event: Event = {
       id: newId('Event', now.getTime()),
@@ -73,7 +94,7 @@ export class EventService {
       createdAt: now,
       webhookCount: 1,
     };
-    await this.deps.events.insert(event, undefined);
+    await this.deps.events.insert(event);
     await this.fanOut(event, [webhook], 'test', null);
     return event;
   }
