@@ -7,18 +7,21 @@ import { AppError, conflict, notFound, validationError, type FieldErrors } from 
 import { EVENT_TYPES, WILDCARD } from '../events/catalogue.ts';
 import { newId } from '../ids.ts';
 import { assertSiteId, isPlainObject, parseDateTime, rejectUnknownFields, throwIfAny } from '../validation.ts';
-import { firstAttempt } from '../deliveries/types.ts';
+import { firstAttempt, messageId } from '../deliveries/types.ts';
 import type { DeliveryWaker } from '../events/service.ts';
 import type { Webhook } from '../webhooks/types.ts';
 import type { Replay, ReplayProgress } from './types.ts';
 import type { DeliveryStore } from '../../store/deliveries.ts';
 import type { EventStore } from '../../store/events.ts';
 import type { MessageStore } from '../../store/messages.ts';
-import type { ReplayStore } from '../../store/replays.ts';
+import type { ReplayRecord, ReplayStore } from '../../store/replays.ts';
 import type { WebhookStore } from '../../store/webhooks.ts';
 
 export const MAX_REPLAY_EVENTS = 10_000;
 const CHUNK = 500;
+/** How often the job looks at a replay that is still delivering: 1 s at first, at most 1 min. */
+const CHECK_MIN_MS = 1000;
+const CHECK_MAX_MS = 60_000;
 
 export interface ReplayRequest {
   since: Date;
@@ -90,13 +93,19 @@ export class ReplayService {
         throw conflict('Another replay of this webhook is still running', { webhookId });
       }
     }
-    await this.deps.runner.start(replay.id);
+    try {
+      await this.deps.runner.start(replay.id);
+    } catch (error) {
+      // Never started: it must not hold the webhook against every later replay.
+      await this.deps.replays.finish(replay.id, new Date(), 'the replay job could not be started', true).catch(() => undefined);
+      throw error;
+    }
     return { webhookId, eventIds, replay, dryRun: false };
   }
 
   /** A replay holds its webhook until it queued everything and each event was tried once. */
-  private async isFinished(replay: Replay): Promise<boolean> {
-    if (replay.cancelledReason) return true;
+  private async isFinished(replay: ReplayRecord): Promise<boolean> {
+    if (replay.cancelledReason || replay.finishedAt) return true;
     if (!replay.scheduledAt) return false;
     return (await this.deps.messages.countForReplay(replay.id, true)) === 0;
   }
@@ -145,13 +154,34 @@ export class ReplayService {
     return ids;
   }
 
-  /** The job's work: queue the attempts in event order, in chunks, stopping if the webhook goes. */
-  async schedule(replayId: string): Promise<void> {
-    const replay = await this.deps.replays.findById(replayId);
-    if (!replay || replay.scheduledAt) return;
-    // A job run again after a crash re-queues from the start; attempt ids are per replay, so
-    // nothing is queued twice.
-    for (let offset = 0; offset < replay.eventIds.length; offset += CHUNK) {
+  /**
+   * The job's work, one run at a time: queue the attempts (first run), then look at the replay
+   * until it ends, recording that end. Answers when to look again, or null once it ended.
+   */
+  async run(replayId: string, now = new Date()): Promise<Date | null> {
+    let replay = await this.deps.replays.findById(replayId);
+    if (!replay || replay.finishedAt) return null;
+    if (!replay.scheduledAt) {
+      await this.schedule(replay);
+      replay = await this.deps.replays.findById(replayId);
+      if (!replay || replay.finishedAt) return null;
+    }
+    const { status, webhookGone } = await this.measure(replay);
+    if (status === 'completed' || status === 'cancelled') {
+      const reason = status === 'cancelled' ? (replay.cancelledReason ?? webhookGone ?? 'the webhook went away') : null;
+      if (reason) await this.dropQueued(replay);
+      await this.deps.replays.finish(replay.id, new Date(), reason);
+      return null;
+    }
+    const age = now.getTime() - replay.createdAt.getTime();
+    return new Date(now.getTime() + Math.min(CHECK_MAX_MS, Math.max(CHECK_MIN_MS, age / 10)));
+  }
+
+  /** Queues the attempts in event order, in chunks, stopping if the webhook goes. */
+  private async schedule(replay: ReplayRecord): Promise<void> {
+    // A job run again after a crash resumes after the last chunk it recorded; attempt ids are
+    // per replay, so a chunk queued twice is queued once.
+    for (let offset = replay.scheduledThrough; offset < replay.eventIds.length; offset += CHUNK) {
       const webhook = await this.deps.webhooks.findById(replay.siteId, replay.webhookId);
       if (!webhook || !webhook.active) {
         await this.deps.replays.finishScheduling(replay.id, new Date(), webhook ? 'the webhook was disabled' : 'the webhook was deleted');
@@ -164,29 +194,58 @@ export class ReplayService {
         .filter((id) => events.has(id))
         .map((id) => firstAttempt(events.get(id)!, webhook.id, 'replay', replay.id, now));
       await this.deps.messages.insertMany(messages);
-      await this.deps.replays.addScheduled(replay.id, messages.length);
+      await this.deps.replays.addScheduled(replay.id, messages.length, offset + chunk.length);
       await this.deps.waker.kick([webhook.id], now);
     }
     await this.deps.replays.finishScheduling(replay.id, new Date(), null);
   }
 
-  async progress(replay: Replay): Promise<ReplayProgress> {
-    const [pending, delivered] = await Promise.all([
-      this.deps.messages.countForReplay(replay.id),
-      this.deps.deliveries.countSucceededForReplay(replay.id),
-    ]);
-    const failed = replay.scheduledAt ? Math.max(0, replay.scheduled - delivered - pending) : 0;
-    const status = replay.cancelledReason
-      ? 'cancelled'
-      : !replay.scheduledAt
-        ? 'scheduling'
-        : pending > 0
-          ? 'delivering'
-          : 'completed';
-    return { status, scheduled: replay.scheduled, delivered, failed, pending };
+  /** A cancelled replay's attempts still queued are dropped (the engine would only drop them when due). */
+  private async dropQueued(replay: Replay): Promise<void> {
+    for (let offset = 0; offset < replay.eventIds.length; offset += CHUNK) {
+      const ids = replay.eventIds.slice(offset, offset + CHUNK).map((id) => messageId(id, replay.webhookId, replay.id));
+      await this.deps.messages.cancelIds(ids);
+    }
+  }
+
+  /**
+   * Where a replay stands. Counts stay consistent while attempts are being recorded (an attempt
+   * is logged a moment before it leaves the queue, so it may be seen in both for a moment):
+   * delivered + failed + pending = scheduled.
+   * A replay whose webhook was deleted or disabled before everything was delivered is cancelled.
+   */
+  private async measure(replay: ReplayRecord): Promise<ReplayProgress & { webhookGone: string | null }> {
+    // One after the other, in this order: the webhook first (it is disabled or deleted only after
+    // the attempts that led to it were logged), then the queue, then the log (an attempt is
+    // logged before it leaves the queue), so that no attempt is missed between the reads.
+    const webhook = replay.finishedAt ? null : await this.deps.webhooks.findById(replay.siteId, replay.webhookId);
+    const queued = await this.deps.messages.countForReplay(replay.id);
+    const delivered = await this.deps.deliveries.countSucceededForReplay(replay.id);
+    const scheduled = replay.scheduled;
+    const pending = replay.scheduledAt ? Math.max(0, Math.min(queued, scheduled - delivered)) : queued;
+    const failed = replay.scheduledAt ? Math.max(0, scheduled - delivered - pending) : 0;
+    const webhookGone = replay.finishedAt ? null : !webhook ? 'the webhook was deleted' : !webhook.active ? 'the webhook was disabled' : null;
+    const settled = replay.scheduledAt !== null && pending === 0;
+    if (replay.cancelledReason || (webhookGone && !(settled && delivered >= scheduled))) {
+      // Nothing more will be delivered: what is not delivered is given up.
+      return { status: 'cancelled', scheduled, delivered, failed: Math.max(0, scheduled - delivered), pending: 0, webhookGone };
+    }
+    if (replay.finishedAt || settled) return { status: 'completed', scheduled, delivered, failed, pending: 0, webhookGone };
+    return { status: replay.scheduledAt ? 'delivering' : 'scheduling', scheduled, delivered, failed, pending, webhookGone };
+  }
+
+  /** Progress, and why it was cancelled (known at once, recorded by the job a moment later). */
+  async progress(replay: Replay): Promise<ReplayProgress & { cancelledReason: string | null }> {
+    // Replays come from this service's store (findMany), with their bookkeeping.
+    const record = isRecord(replay) ? replay : ((await this.deps.replays.findById(replay.id)) ?? { ...replay, finishedAt: null, scheduledThrough: 0 });
+    const { webhookGone, ...progress } = await this.measure(record);
+    const cancelledReason = progress.status === 'cancelled' ? (record.cancelledReason ?? webhookGone) : null;
+    return { ...progress, cancelledReason };
   }
 
   async findMany(principal: Principal, ids: readonly string[]): Promise<Replay[]> {
     return (await this.deps.replays.findManyAnySite(ids)).filter((r) => canAccessSite(principal, r.siteId));
   }
 }
+
+const isRecord = (replay: Replay): replay is ReplayRecord => 'finishedAt' in replay && 'scheduledThrough' in replay;

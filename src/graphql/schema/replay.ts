@@ -39,7 +39,11 @@ builder.node(ReplayRef, {
     eventIds: t.exposeIDList('eventIds', { description: 'The events replayed, oldest first.' }),
     createdBy: t.exposeString('createdBy'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    cancelledReason: t.exposeString('cancelledReason', { nullable: true }),
+    cancelledReason: t.string({
+      nullable: true,
+      description: 'Why it stopped early, when it was cancelled.',
+      resolve: async (r, _a, ctx) => (await progressOf(r, ctx)).cancelledReason,
+    }),
     status: t.field({ type: ReplayStatus, resolve: async (r, _a, ctx) => (await progressOf(r, ctx)).status }),
     scheduled: t.int({ description: 'Attempts queued so far.', resolve: async (r, _a, ctx) => (await progressOf(r, ctx)).scheduled }),
     delivered: t.int({ description: 'Events re-delivered successfully.', resolve: async (r, _a, ctx) => (await progressOf(r, ctx)).delivered }),
