@@ -70,7 +70,13 @@ export class DeliveryEngine {
         this.deps.logger.info('attempts dropped for an inactive webhook', { webhookId, dropped, deleted: !webhook });
         return { attempted, nextDueAt: null };
       }
-      attempted += await this.keepingClaims(token, heartbeat, () => this.deliverBatch(webhook, batch, token));
+      const halt = { reason: null as string | null };
+      const watch = async () => {
+        // While a long batch runs: stop sending once the webhook was deleted or disabled.
+        const current = await this.deps.webhooks.findByIdAnySite(webhookId);
+        if (!current || !current.active) halt.reason = current ? 'disabled' : 'deleted';
+      };
+      attempted += await this.keepingClaims(token, heartbeat, watch, () => this.deliverBatch(webhook, batch, token, halt));
       if (heartbeat) await heartbeat();
     }
     return { attempted, nextDueAt: await this.deps.messages.nextDueAt(webhookId) };
@@ -85,33 +91,44 @@ export class DeliveryEngine {
   }
 
   /**
-   * Runs `work` while renewing our claims and the job's lock every third of the claim time. A
-   * batch can take far longer than one request (a slow receiver, `batchSize / parallelism`
-   * timeouts in a row); without renewal its claims and the job lock expire midway, another run
-   * takes over the attempts not yet sent, and they go out twice.
+   * Runs `work` while renewing our claims and the job's lock every third of the claim time, and
+   * running `watch` every second. A batch can take far longer than one request (a slow receiver,
+   * `batchSize / parallelism` timeouts in a row); without renewal its claims and the job lock
+   * expire midway, another run takes over the attempts not yet sent, and they go out twice.
    */
-  private async keepingClaims<T>(token: string, heartbeat: (() => Promise<void>) | undefined, work: () => Promise<T>): Promise<T> {
+  private async keepingClaims<T>(
+    token: string,
+    heartbeat: (() => Promise<void>) | undefined,
+    watch: () => Promise<void>,
+    work: () => Promise<T>,
+  ): Promise<T> {
     const claimMs = this.options.claimMs;
-    let renewing: Promise<void> = Promise.resolve();
+    const renewEvery = Math.max(100, Math.floor(claimMs / 3));
+    let renewedAt = Date.now();
+    let ticking: Promise<void> = Promise.resolve();
     const timer = setInterval(() => {
-      renewing = renewing
+      ticking = ticking
         .then(async () => {
-          await this.deps.messages.extendClaim(token, new Date(Date.now() + claimMs));
-          if (heartbeat) await heartbeat();
+          await watch();
+          if (Date.now() - renewedAt >= renewEvery) {
+            renewedAt = Date.now();
+            await this.deps.messages.extendClaim(token, new Date(renewedAt + claimMs));
+            if (heartbeat) await heartbeat();
+          }
         })
         .catch((error: unknown) => {
           this.deps.logger.warn('could not renew a delivery claim', { error: error instanceof Error ? error.message : String(error) });
         });
-    }, Math.max(100, Math.floor(claimMs / 3)));
+    }, Math.min(1000, renewEvery));
     try {
       return await work();
     } finally {
       clearInterval(timer);
-      await renewing;
+      await ticking;
     }
   }
 
-  private async deliverBatch(webhook: Webhook, batch: Message[], token: string): Promise<number> {
+  private async deliverBatch(webhook: Webhook, batch: Message[], token: string, halt: { reason: string | null }): Promise<number> {
     const events = new Map((await this.deps.events.findManyAnySite([...new Set(batch.map((m) => m.eventId))])).map((e) => [e.id, e]));
     const missing = batch.filter((m) => !events.has(m.eventId));
     if (missing.length > 0) {
@@ -120,25 +137,43 @@ export class DeliveryEngine {
     }
     const sendable = batch.filter((m) => events.has(m.eventId));
     const bodies = new Map<string, string>();
-    const results = await this.sendAll(sendable, (message) => {
+    const results = await this.sendAll(sendable, halt, (message) => {
       const event = events.get(message.eventId)!;
       let body = bodies.get(event.id);
       if (body === undefined) bodies.set(event.id, (body = eventPayload(event)));
       return this.deps.sender.send({ url: webhook.url, msgId: event.id, body, secret: webhook.secret });
     });
-    await this.record(webhook, sendable, results, events, token);
-    return sendable.length;
+    const sent = sendable.filter((_, i) => results[i] !== undefined);
+    const unsent = sendable.filter((_, i) => results[i] === undefined);
+    if (unsent.length > 0) {
+      // Halted midway: give the rest back unchanged (dropped next round if the webhook is gone).
+      await this.deps.messages.settle(
+        token,
+        unsent.map((m) => ({ kind: 'retry', id: m.id, attempt: m.attempt, dueAt: m.dueAt })),
+      );
+    }
+    await this.record(webhook, sent, results.filter((r) => r !== undefined), events, token);
+    return sent.length;
   }
 
-  /** Sends in claim order (oldest first) with at most `parallelism` in flight. */
-  private async sendAll(messages: Message[], send: (m: Message) => Promise<SendResult>): Promise<{ result: SendResult; at: Date }[]> {
-    const results = new Array<{ result: SendResult; at: Date }>(messages.length);
+  /**
+   * Sends in claim order (oldest first) with at most `parallelism` in flight; starts no new send
+   * once halted (a 410 Gone, or the webhook deleted or disabled meanwhile). Unsent ones stay
+   * undefined in the answer.
+   */
+  private async sendAll(
+    messages: Message[],
+    halt: { reason: string | null },
+    send: (m: Message) => Promise<SendResult>,
+  ): Promise<({ result: SendResult; at: Date } | undefined)[]> {
+    const results = new Array<{ result: SendResult; at: Date } | undefined>(messages.length).fill(undefined);
     let next = 0;
     const lane = async () => {
-      while (next < messages.length) {
+      while (next < messages.length && halt.reason === null) {
         const index = next++;
         const result = await send(messages[index]!);
         results[index] = { result, at: new Date() };
+        if (result.gone) halt.reason = 'gone';
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.parallelism, messages.length) }, lane));

@@ -82,6 +82,8 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.messages.createIndex({ webhookId: 1, dueAt: 1, _id: 1 }, { name: 'webhook_due' }),
     c.messages.createIndex({ dueAt: 1 }, { name: 'due' }),
     c.messages.createIndex({ claimToken: 1 }, { name: 'claim' }),
+    c.messages.createIndex({ replayId: 1, attempt: 1 }, { name: 'replay_progress' }),
+    c.deliveries.createIndex({ replayId: 1, success: 1 }, { name: 'replay_progress' }),
     c.deliveries.createIndex({ siteId: 1, webhookId: 1, _id: -1 }, { name: 'webhook_log' }),
     c.deliveries.createIndex({ siteId: 1, eventId: 1, _id: -1 }, { name: 'event_log' }),
     c.deliveries.createIndex({ deliveredAt: 1 }, { name: 'retention' }),

@@ -362,3 +362,25 @@ describe('a wake-up that arrives while the webhook\'s job is finishing', () => {
     await r.waitForRequests(3, 5000);
   });
 });
+
+describe('a batch in flight when its webhook is deleted', () => {
+  it('stops sending within about a second instead of finishing the batch', async () => {
+    // The API process queues 20 attempts while no worker runs, so that they form one batch.
+    const t = await app({ ROLE: 'api' });
+    const r = await receiver({ fallback: { status: 200, delayMs: 300 } });
+    const site = 'engine-halt';
+    const webhookId = await createWebhook(t, site, r.url());
+    const c = t.app.database.collections;
+    for (let i = 0; i < 20; i++) await publish(t, site, { i });
+    await app({ ROLE: 'worker', MONGODB_DB: t.databaseName, DELIVERY_PARALLELISM: '1', DELIVERY_BATCH_SIZE: '20', POLL_INTERVAL_MS: '200' });
+    await r.waitForRequests(1);
+    const deleted = await t.request('DELETE', `/v1/sites/${site}/webhooks/${webhookId}`);
+    expect(deleted.status).toBe(200);
+    const atDeletion = r.requests.length;
+    await sleep(2500);
+    // At 300 ms a request and a look at the webhook every second: at most ~4 more, not the 19 left.
+    expect(r.requests.length - atDeletion).toBeLessThanOrEqual(5);
+    expect(r.requests.length).toBeLessThan(20);
+    expect(await c.messages.countDocuments({ webhookId })).toBe(0);
+  });
+});
