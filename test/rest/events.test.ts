@@ -107,10 +107,14 @@ describe('POST /v1/sites/{siteId}/events', () => {
   it('answers a repeated Idempotency-Key with the first result and delivers once', async () => {
     const key = `idem-${Date.now()}`;
     const first = await api('POST', `/v1/sites/${SITE}/events`, { body: { type: 'page.updated', data: { v: 1 } }, headers: { 'idempotency-key': key } });
-    const second = await api('POST', `/v1/sites/${SITE}/events`, { body: { type: 'page.updated', data: { v: 2 } }, headers: { 'idempotency-key': key } });
+    const second = await api('POST', `/v1/sites/${SITE}/events`, { body: { type: 'page.updated', data: { v: 1 } }, headers: { 'idempotency-key': key } });
     expect(first.status).toBe(202);
     expect(second.status).toBe(202);
     expect(second.body.data).toEqual(first.body.data);
+    // The same key with another request is a client mistake, not a new event.
+    const reused = await api('POST', `/v1/sites/${SITE}/events`, { body: { type: 'page.updated', data: { v: 2 } }, headers: { 'idempotency-key': key } });
+    expect(reused.status).toBe(409);
+    expect(reused.body.error.code).toBe('CONFLICT');
     expect(first.body.data.webhooks).toBe(2); // A and F
     await eventually(() => ok.received('/a').some((r) => r.headers['webhook-id'] === first.body.data.id), { timeoutMs: 20_000 });
     await sleep(300);
