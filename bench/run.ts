@@ -113,7 +113,7 @@ async function naive(mongoUri: string, receiver: Receiver): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const db = await startEmbeddedMongo({ maxHeapMb: 4096 });
+  const db = await startEmbeddedMongo({ maxHeapMb: 4096, oplogKeepMs: Number(process.env.BENCH_OPLOG_KEEP_MS ?? 600_000) });
   const receiver = await startReceiver();
   let peakRss = process.memoryUsage().rss;
   const memTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
@@ -132,13 +132,29 @@ async function main(): Promise<void> {
       ALLOW_PRIVATE_DESTINATIONS: 'true',
       DELIVERY_BATCH_SIZE: process.env.DELIVERY_BATCH_SIZE ?? '200',
       DELIVERY_PARALLELISM: process.env.DELIVERY_PARALLELISM ?? '16',
+      CHANGE_STREAMS: process.env.CHANGE_STREAMS ?? 'auto',
     }),
     { monitorCommands: true, announce: () => undefined, logWrite: () => undefined },
   );
   await app.database.db.dropDatabase();
   await app.start();
   let commands = 0;
-  app.database.client.on('commandStarted', () => commands++);
+  // BENCH_PROFILE=1: where the database time goes, by command and collection.
+  const profile = new Map<string, { n: number; ms: number }>();
+  const started = new Map<number, string>();
+  app.database.client.on('commandStarted', (e) => {
+    commands++;
+    if (process.env.BENCH_PROFILE) started.set(e.requestId, `${e.commandName} ${String(e.command[e.commandName] ?? '')}`);
+  });
+  app.database.client.on('commandSucceeded', (e) => {
+    const key = started.get(e.requestId);
+    if (!key) return;
+    started.delete(e.requestId);
+    const entry = profile.get(key) ?? { n: 0, ms: 0 };
+    entry.n++;
+    entry.ms += e.duration;
+    profile.set(key, entry);
+  });
   const base = `http://127.0.0.1:${app.address!.port}`;
   const { key } = await app.services.apiKeys.create({ name: 'bench', sites: null });
   const api = new Pool(base, { connections: 16 });
@@ -200,6 +216,12 @@ async function main(): Promise<void> {
     `accepted -> first attempt at ${RATE} events/s: p50 ${pct(latencies, 50).toFixed(1)} ms, p95 ${pct(latencies, 95).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${latencies[latencies.length - 1]!.toFixed(1)} ms (target p99 <= 150 ms); ${latencies.filter((l) => !Number.isFinite(l)).length} lost`,
   );
   console.log(`peak RSS of the Node process: ${(peakRss / 1024 / 1024).toFixed(0)} MiB`);
+  if (process.env.BENCH_PROFILE) {
+    console.log('\ndatabase time by command (all phases after start):');
+    for (const [key, v] of [...profile].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {
+      console.log(`  ${key.padEnd(34)} ${String(v.n).padStart(7)} calls ${v.ms.toFixed(0).padStart(8)} ms  ${(v.ms / v.n).toFixed(2)} ms each`);
+    }
+  }
 
   await api.close();
   await app.stop();

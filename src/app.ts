@@ -98,12 +98,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     maxConcurrency: d.concurrency + 2,
     lockLimit: d.lockLimit + 2,
     lockLifetimeMs: d.lockLifetimeMs,
+    useChangeStreams: config.changeStreams === 'auto',
     logger,
   });
   if (!jobs.changeStreams) {
     logger.warn('the database offers no change streams: workers are woken in-process or by polling, and cross-process live results are off');
   }
-  const kicker = new DeliveryKicker(c.agendaJobs, jobs.channel, jobs.changeStreams);
+  const kicker = new DeliveryKicker(c.agendaJobs, jobs.channel);
   const live = new LiveResults(database.db, jobs.changeStreams, logger);
 
   const apiKeys = new ApiKeyService(stores.apiKeys);

@@ -16,6 +16,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly role: Role;
   readonly allowPrivateDestinations: boolean;
+  /** auto: use change streams when the database offers them; off: never (single process). */
+  readonly changeStreams: 'auto' | 'off';
   readonly delivery: {
     readonly timeoutMs: number;
     readonly retrySchedule: readonly number[];
@@ -120,6 +122,7 @@ export function loadConfig(env: Env = process.env): Config {
     role: oneOf(env, 'ROLE', ['api', 'worker', 'all'] as const, 'all'),
     // Off by default against a real database; the embedded (development) database turns it on.
     allowPrivateDestinations: boolean(env, 'ALLOW_PRIVATE_DESTINATIONS', mongodbUri === undefined),
+    changeStreams: oneOf(env, 'CHANGE_STREAMS', ['auto', 'off'] as const, 'auto'),
     delivery: {
       timeoutMs,
       retrySchedule,

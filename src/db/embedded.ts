@@ -5,6 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { MongoClient } from 'mongodb';
 
 export const EMBEDDED_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'embedded-db');
 
@@ -39,8 +40,16 @@ function checkInstalled(): void {
   }
 }
 
+/**
+ * The embedded server's oplog is an ordinary, uncapped collection that every change stream read
+ * scans: left alone it grows without bound in memory and each read gets slower. Entries older
+ * than this are removed (a change stream away for longer cannot resume).
+ */
+export const OPLOG_KEEP_MS = 10 * 60_000;
+const OPLOG_TRIM_EVERY_MS = 10_000;
+
 export async function startEmbeddedMongo(
-  options: { dataFile?: string | undefined; maxHeapMb?: number; port?: number } = {},
+  options: { dataFile?: string | undefined; maxHeapMb?: number; port?: number; oplogKeepMs?: number } = {},
 ): Promise<EmbeddedMongo> {
   checkInstalled();
   const classpath = [join(EMBEDDED_DIR, 'lib', '*'), join(EMBEDDED_DIR, 'classes')].join(':');
@@ -80,16 +89,37 @@ export async function startEmbeddedMongo(
     });
   });
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const uri = `mongodb://${address}/`;
+  const trimmer = await startOplogTrimmer(uri, options.oplogKeepMs ?? OPLOG_KEEP_MS);
   return {
-    uri: `mongodb://${address}/`,
+    uri,
     pid: child.pid!,
     process: child,
     async stop() {
+      await trimmer.stop();
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.stdin!.end();
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(timer);
+    },
+  };
+}
+
+async function startOplogTrimmer(uri: string, keepMs: number): Promise<{ stop(): Promise<void> }> {
+  const client = new MongoClient(uri, { appName: 'embedded-oplog-trimmer', maxPoolSize: 1 });
+  await client.connect();
+  const oplog = client.db('local').collection<{ wall: Date }>('oplog.rs');
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = oplog.deleteMany({ wall: { $lt: new Date(Date.now() - keepMs) } }).catch(() => undefined);
+  }, Math.min(OPLOG_TRIM_EVERY_MS, Math.max(1000, keepMs / 2)));
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+      await client.close().catch(() => undefined);
     },
   };
 }

@@ -2,7 +2,8 @@
 // are woken through MongoDB change streams where the database offers them (a replica set, or the
 // embedded server), else through Agenda's in-process channel plus the polling interval.
 import { Agenda, InMemoryNotificationChannel, type NotificationChannel } from 'agenda';
-import { MongoBackend, MongoChangeStreamNotificationChannel } from '@agendajs/mongo-backend';
+import { MongoBackend } from '@agendajs/mongo-backend';
+import { FeedNotificationChannel } from './feed-channel.ts';
 import type { Db } from 'mongodb';
 import { hostname } from 'node:os';
 import { AGENDA_COLLECTION } from '../store/database.ts';
@@ -29,11 +30,11 @@ export interface AgendaSetup {
 
 export async function createAgenda(
   db: Db,
-  options: { pollIntervalMs: number; maxConcurrency: number; lockLimit: number; lockLifetimeMs: number; logger: Logger },
+  options: { pollIntervalMs: number; maxConcurrency: number; lockLimit: number; lockLifetimeMs: number; useChangeStreams: boolean; logger: Logger },
 ): Promise<AgendaSetup> {
-  const changeStreams = await supportsChangeStreams(db);
+  const changeStreams = options.useChangeStreams && (await supportsChangeStreams(db));
   const channel: NotificationChannel = changeStreams
-    ? new MongoChangeStreamNotificationChannel({ db, collection: AGENDA_COLLECTION })
+    ? new FeedNotificationChannel(db, options.logger, { idleGapMs: 100 })
     : new InMemoryNotificationChannel();
   const agenda = new Agenda({
     backend: new MongoBackend({ mongo: db, collection: AGENDA_COLLECTION }),

@@ -5,6 +5,7 @@ import type { Agenda, Job, JobWithId, NotificationChannel } from 'agenda';
 import type { Collection } from 'mongodb';
 import type { DeliveryEngine } from '../delivery/engine.ts';
 import type { Logger } from '../logger.ts';
+import { Coalescer } from '../store/coalescer.ts';
 
 export const DELIVER_JOB = 'deliver-webhook';
 
@@ -52,38 +53,45 @@ export function defineDeliverJob(
 }
 
 /**
- * Wakes the delivery jobs of these webhooks at `dueAt` (or keeps an earlier wake-up). Writes the
- * job documents directly, in two round trips for any number of webhooks: Agenda's own upsert
+ * Wakes the delivery jobs of these webhooks at `dueAt`. Writes the job documents directly, in one
+ * round trip for any number of webhooks (two more the first time a webhook gets a job): Agenda's own upsert
  * would also clear the lock of a job that is running. Workers hear of it through the change
  * stream on the job collection; without change streams, through the in-process channel.
  */
 export class DeliveryKicker {
+  /** Concurrent kicks (many publishes at once) share their round trips. */
+  private readonly coalescer = new Coalescer<{ webhookIds: readonly string[]; dueAt: Date }, void>(async (kicks) => {
+    const dueAt = new Date(Math.min(...kicks.map((k) => k.dueAt.getTime())));
+    await this.kickNow(kicks.flatMap((k) => k.webhookIds), dueAt);
+    return kicks.map(() => undefined);
+  });
+
   constructor(
     private readonly jobs: Collection,
     private readonly channel: NotificationChannel | null,
-    private readonly changeStreams: boolean,
   ) {}
 
-  async kick(webhookIds: readonly string[], dueAt: Date): Promise<void> {
+  kick(webhookIds: readonly string[], dueAt: Date): Promise<void> {
+    if (webhookIds.length === 0) return Promise.resolve();
+    return this.coalescer.submit({ webhookIds, dueAt });
+  }
+
+  private async kickNow(webhookIds: readonly string[], dueAt: Date): Promise<void> {
     const ids = [...new Set(webhookIds)];
     if (ids.length === 0) return;
-    const existing = await this.jobs
-      .find({ 'data.deliveryQueue': { $in: ids } })
-      .project<{ _id: import('mongodb').ObjectId; nextRunAt: Date | null; data: DeliverJobData }>({ nextRunAt: 1, data: 1 })
-      .toArray();
-    const known = new Set(existing.map((j) => j.data.deliveryQueue));
-    const later = existing.filter((j) => j.nextRunAt === null || j.nextRunAt > dueAt).map((j) => j._id);
-    const fresh = ids.filter((id) => !known.has(id));
-    await Promise.all([
-      later.length > 0
-        ? this.jobs.updateMany(
-            { _id: { $in: later }, $or: [{ nextRunAt: null }, { nextRunAt: { $gt: dueAt } }] },
-            { $set: { nextRunAt: dueAt, kickedAt: new Date() } },
-          )
-        : null,
-      fresh.length > 0 ? this.insertJobs(fresh, dueAt) : null,
-    ]);
-    if (!this.changeStreams && this.channel && (later.length > 0 || fresh.length > 0)) {
+    // One round trip in the usual case: every kick is "now", so setting nextRunAt on all of the
+    // jobs is right (one already overdue moves by milliseconds at most).
+    const { matchedCount } = await this.jobs.updateMany(
+      { 'data.deliveryQueue': { $in: ids } },
+      { $set: { nextRunAt: dueAt, kickedAt: new Date() } },
+    );
+    if (matchedCount < ids.length) {
+      const existing = new Set(await this.jobs.distinct('data.deliveryQueue', { 'data.deliveryQueue': { $in: ids } }));
+      const fresh = ids.filter((id) => !existing.has(id));
+      if (fresh.length > 0) await this.insertJobs(fresh, dueAt);
+    }
+    // Workers of this process hear at once; other processes through the change stream.
+    if (this.channel?.state === 'connected') {
       await this.channel.publish({ jobId: 'kick' as never, jobName: DELIVER_JOB, nextRunAt: dueAt, priority: 0, timestamp: new Date(), source: 'kick' });
     }
   }

@@ -10,6 +10,13 @@ export interface FeedOptions {
   stallMs?: number;
   /** How long the server waits for new changes per read. */
   maxAwaitMs?: number;
+  /**
+   * Pause after an empty read that came back early: a server that does not hold empty reads
+   * (the embedded one) would otherwise be asked again at once, in a tight loop.
+   */
+  idleGapMs?: number;
+  /** 'updateLookup' to receive the whole document of updates as well. */
+  fullDocument?: 'default' | 'updateLookup';
 }
 
 class Stalled extends Error {}
@@ -55,6 +62,8 @@ export class ChangeFeed<T extends Document> {
 
   private async run(): Promise<void> {
     const stallMs = this.options.stallMs ?? 15_000;
+    const maxAwaitMs = this.options.maxAwaitMs ?? 500;
+    const idleGapMs = this.options.idleGapMs ?? 25;
     let backoff = 100;
     while (this.running) {
       const resumeFrom = this.token
@@ -66,13 +75,15 @@ export class ChangeFeed<T extends Document> {
       // first open (never seen by this feed), but skips none.
       this.openedAt ??= new Timestamp({ t: Math.floor(Date.now() / 1000), i: 0 });
       const stream = this.collection.watch(this.pipeline, {
-        fullDocument: 'default',
-        maxAwaitTimeMS: this.options.maxAwaitMs ?? 500,
+        fullDocument: this.options.fullDocument ?? 'default',
+        maxAwaitTimeMS: maxAwaitMs,
         ...resumeFrom,
       });
       try {
         while (this.running) {
+          const readStarted = Date.now();
           const change = await this.withStall(stream.tryNext(), stallMs);
+          if (!change && Date.now() - readStarted < maxAwaitMs / 2) await this.sleep(idleGapMs);
           if (change) {
             this.token = change._id;
             const doc = (change as { fullDocument?: T }).fullDocument;

@@ -56,8 +56,10 @@ export class LiveResults {
   }
 
   /** API processes follow the feeds; resolves once they are open. */
-  async start(options: { stallMs?: number } = {}): Promise<void> {
+  async start(options: { stallMs?: number; idleGapMs?: number } = {}): Promise<void> {
     if (!this.crossProcess) return;
+    // Live results tolerate a tenth of a second; fewer reads spare the database.
+    options = { idleGapMs: 100, ...options };
     const deliveries = new ChangeFeed<DeliveryDoc>(
       'deliveries',
       this.db.collection<DeliveryDoc>('deliveries'),

@@ -49,8 +49,36 @@ export class EventStore {
     }
   }
 
-  async markFannedOut(id: string): Promise<void> {
-    await this.collection.updateOne({ _id: id }, { $set: { fannedOut: true } });
+  /**
+   * Inserts several events in one round trip; answers per event whether it was stored (false:
+   * its idempotency key was taken).
+   */
+  async insertMany(items: { event: Event; idempotency?: { key: string; requestHash: string } | undefined }[]): Promise<boolean[]> {
+    const docs: EventDoc[] = items.map(({ event, idempotency }) => ({
+      _id: event.id,
+      siteId: event.siteId,
+      type: event.type,
+      data: event.data,
+      createdAt: event.createdAt,
+      webhookCount: event.webhookCount,
+      fannedOut: false,
+      ...(idempotency ? { idempotencyKey: idempotency.key, requestHash: idempotency.requestHash } : {}),
+    }));
+    const stored = docs.map(() => true);
+    try {
+      await this.collection.insertMany(docs, { ordered: false });
+    } catch (error) {
+      const raw = (error as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }).writeErrors;
+      const writeErrors = Array.isArray(raw) ? raw : raw ? [raw] : [];
+      if (writeErrors.length === 0 || writeErrors.some((e) => e.code !== 11000 || !items[e.index]?.idempotency)) throw error;
+      for (const e of writeErrors) stored[e.index] = false;
+    }
+    return stored;
+  }
+
+  async markFannedOut(ids: string | string[]): Promise<void> {
+    const list = Array.isArray(ids) ? ids : [ids];
+    if (list.length > 0) await this.collection.updateMany({ _id: { $in: list } }, { $set: { fannedOut: true } });
   }
 
   async findByIdempotencyKey(key: string): Promise<{ event: Event; requestHash: string | null } | null> {

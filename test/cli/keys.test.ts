@@ -6,8 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
+import { AUTH_CACHE_MS } from '../../src/domain/api-keys/service.ts';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { startTestApp, uniqueDatabaseName, type TestApp } from '../support/app.ts';
+import { sleep } from '../support/receiver.ts';
 import { ROOT, call, cleanEnv, serviceEnv, startService, tsxCommand } from '../http/service-process.ts';
 import { run } from '../../src/cli/keys.ts';
 
@@ -143,6 +145,9 @@ describe('keys revoke', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(`Revoked API key ${id}`);
 
+    // The service trusts a key that authenticated for AUTH_CACHE_MS; a revocation from another
+    // process (this CLI) takes effect within that time.
+    await sleep(AUTH_CACHE_MS + 100);
     const denied = await t.request('GET', '/v1/sites/x/webhooks', { key });
     expect(denied.status).toBe(401);
     expect(denied.body.error.code).toBe('UNAUTHORIZED');

@@ -22,7 +22,17 @@ export function assertSiteAccess(principal: Principal, siteId: string): void {
   if (!canAccessSite(principal, siteId)) throw forbidden(siteId);
 }
 
+/**
+ * A key that authenticated is trusted this long without asking the database again, so a busy
+ * client costs no round trip per request. Revoking through this process takes effect at once;
+ * through another process (the CLI, another API process) within this time.
+ */
+export const AUTH_CACHE_MS = 1000;
+const AUTH_CACHE_SIZE = 1000;
+
 export class ApiKeyService {
+  private readonly recent = new Map<string, { principal: Principal; until: number }>();
+
   constructor(private readonly store: ApiKeyStore) {}
 
   async create(input: { name: string; sites: string[] | null }): Promise<{ key: string; apiKey: ApiKey }> {
@@ -71,6 +81,8 @@ export class ApiKeyService {
   async authenticate(key: string | null | undefined): Promise<Principal> {
     if (!key) throw unauthorized();
     const hash = hashKey(key);
+    const cached = this.recent.get(hash);
+    if (cached && cached.until > Date.now()) return cached.principal;
     const record = await this.store.findByHash(hash);
     // The lookup is by hash; the comparison below is constant-time over equal-length digests.
     if (!record || !timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hash, 'hex'))) {
@@ -81,7 +93,10 @@ export class ApiKeyService {
     if (record.lastUsedAt === null || now.getTime() - record.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
       await this.store.touch(record.id, now);
     }
-    return { keyId: record.id, name: record.name, sites: record.sites };
+    const principal: Principal = { keyId: record.id, name: record.name, sites: record.sites };
+    if (this.recent.size >= AUTH_CACHE_SIZE) this.recent.clear();
+    this.recent.set(hash, { principal, until: Date.now() + AUTH_CACHE_MS });
+    return principal;
   }
 
   async list(): Promise<ApiKey[]> {
@@ -90,6 +105,7 @@ export class ApiKeyService {
 
   async revoke(id: string): Promise<ApiKey | null> {
     const record = await this.store.revoke(id, new Date());
+    if (record) this.recent.delete(record.hash);
     return record ? publicView(record) : null;
   }
 }

@@ -6,7 +6,8 @@ import type { Principal } from '../api-keys/types.ts';
 import { AppError, notFound, validationError, type FieldErrors } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { assertSiteId, isPlainObject, rejectUnknownFields, throwIfAny } from '../validation.ts';
-import { firstAttempt, type Trigger } from '../deliveries/types.ts';
+import { firstAttempt, type Message, type Trigger } from '../deliveries/types.ts';
+import { Coalescer } from '../../store/coalescer.ts';
 import type { Webhook } from '../webhooks/types.ts';
 import { isEventType, TEST_EVENT_TYPE } from './catalogue.ts';
 import type { Event } from './types.ts';
@@ -20,6 +21,12 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 /** Wakes delivery jobs (jobs/deliver-webhook.ts); an interface so that domain code needs no Agenda. */
 export interface DeliveryWaker {
   kick(webhookIds: readonly string[], dueAt: Date): Promise<void>;
+}
+
+interface Publication {
+  event: Event;
+  idempotency: { key: string; requestHash: string } | undefined;
+  messages: Message[];
 }
 
 export interface PublishResult {
@@ -49,15 +56,29 @@ export class EventService {
     const subscribers = await this.deps.webhooks.subscribers(siteId, type);
     const now = new Date();
     const event: Event = { id: newId('Event', now.getTime()), siteId, type, data, createdAt: now, webhookCount: subscribers.length };
-    if (!(await this.deps.events.insert(event, idempotency))) {
+    const messages = subscribers.map((w) => firstAttempt(event, w.id, 'event', null, now));
+    if ((await this.writer.submit({ event, idempotency, messages })) === 'duplicate') {
       // The same key won a race with us: answer with the first result.
       const earlier = await this.earlierPublish(idempotency!);
       if (earlier) return earlier;
       throw new AppError('CONFLICT', 'An event with this idempotency key is being published', { idempotencyKey });
     }
-    await this.fanOut(event, subscribers, 'event', null);
+    await this.deps.waker.kick(subscribers.map((w) => w.id), now);
     return { event, replayed: false };
   }
+
+  /**
+   * Stores concurrent publications together (group commit): their events, then their queued
+   * attempts, then the mark that their fan-out is complete, three round trips for the group. A
+   * crash between the steps leaves events unmarked, and the sweep finishes their fan-out.
+   */
+  private readonly writer = new Coalescer<Publication, 'stored' | 'duplicate'>(async (items) => {
+    const stored = await this.deps.events.insertMany(items);
+    const fresh = items.filter((_, i) => stored[i]);
+    await this.deps.messages.insertMany(fresh.flatMap((p) => p.messages));
+    await this.deps.events.markFannedOut(fresh.map((p) => p.event.id));
+    return stored.map((ok) => (ok ? 'stored' : 'duplicate'));
+  });
 
   /** The first publish with this key; a reuse of the key with another request is refused (as Stripe does). */
   private async earlierPublish(idempotency: { key: string; requestHash: string }): Promise<PublishResult | null> {
