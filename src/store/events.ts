@@ -30,23 +30,7 @@ export class EventStore {
 
   /** Inserts the event; returns false when its idempotency key is already taken. */
   async insert(event: Event, idempotency?: { key: string; requestHash: string }): Promise<boolean> {
-    const doc: EventDoc = {
-      _id: event.id,
-      siteId: event.siteId,
-      type: event.type,
-      data: event.data,
-      createdAt: event.createdAt,
-      webhookCount: event.webhookCount,
-      fannedOut: false,
-    };
-    if (idempotency) Object.assign(doc, { idempotencyKey: idempotency.key, requestHash: idempotency.requestHash });
-    try {
-      await this.collection.insertOne(doc);
-      return true;
-    } catch (error) {
-      if ((error as { code?: number }).code === 11000 && idempotency) return false;
-      throw error;
-    }
+    return (await this.insertMany([{ event, idempotency }]))[0]!;
   }
 
   /**
