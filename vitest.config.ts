@@ -12,6 +12,8 @@ export default defineConfig({
     pool: 'forks',
     // Files share one embedded MongoDB (each uses its own database); two at a time fit 2 cores.
     maxWorkers: 2,
-    reporters: ['default'],
+    // The JSON report lets .ci/run print a plain 'N passed, N failed' closing line.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest-results.json' },
   },
 });
