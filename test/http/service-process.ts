@@ -5,6 +5,7 @@
 // Not through the `tsx` command: it forwards SIGTERM to its child and, when the child does not
 // confirm within 30 ms (a loaded machine), kills it with SIGKILL and exits 143, so a test of the
 // clean shutdown would measure tsx's timing instead of the service.
+import { parseLogs, type LogLine } from '../support/worker-process.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -40,11 +41,7 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): Record
 export const serviceEnv = (extra: Record<string, string | undefined> = {}) =>
   cleanEnv({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', EMBEDDED_DB_MAX_HEAP_MB: '256', ...extra });
 
-export interface LogLine {
-  level: string;
-  msg: string;
-  [field: string]: unknown;
-}
+export type { LogLine };
 
 export interface Exit {
   code: number | null;
@@ -68,18 +65,6 @@ export interface ServiceProcess {
   readonly exited: Promise<Exit>;
 }
 
-function parseLogs(text: string): LogLine[] {
-  const lines: LogLine[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      lines.push(JSON.parse(line) as LogLine);
-    } catch {
-      // not a log line
-    }
-  }
-  return lines;
-}
 
 export const DEV_KEY = /X-Api-Key: (ock_[A-Za-z0-9_-]+)/;
 

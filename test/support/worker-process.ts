@@ -36,7 +36,8 @@ export interface WorkerProcess {
   readonly running: boolean;
 }
 
-function parseLogs(text: string): LogLine[] {
+/** The JSON log lines of a service's output (other lines skipped). */
+export function parseLogs(text: string): LogLine[] {
   const lines: LogLine[] = [];
   for (const line of text.split('\n')) {
     if (!line.startsWith('{')) continue;
