@@ -7,10 +7,11 @@ import type { Delivery } from '../domain/deliveries/types.ts';
 import type { Webhook } from '../domain/webhooks/types.ts';
 import type { Logger } from '../logger.ts';
 import type { DeliveryDoc } from '../store/deliveries.ts';
+import { WEBHOOK_CHANGES_COLLECTION } from '../store/database.ts';
 import { createLiveBus, type LiveBus, type LiveWebhook, type WebhookChangeKind } from './bus.ts';
 import { ChangeFeed } from './feed.ts';
 
-export const WEBHOOK_CHANGES_COLLECTION = 'webhook_changes';
+export { WEBHOOK_CHANGES_COLLECTION } from '../store/database.ts';
 
 interface WebhookChangeDoc {
   siteId: string;
@@ -69,7 +70,7 @@ export class LiveResults {
       options,
     );
     const webhooks = new ChangeFeed<WebhookChangeDoc>(
-      'webhook_changes',
+      WEBHOOK_CHANGES_COLLECTION,
       this.changes,
       [{ $match: { operationType: 'insert' } }],
       (doc) => this.bus.publish('webhook', doc.siteId, doc.webhook),

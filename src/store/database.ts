@@ -11,6 +11,8 @@ import type { ReplayDoc } from './replays.ts';
 
 /** Agenda's job collection; the delivery scheduler also writes its per-webhook jobs there. */
 export const AGENDA_COLLECTION = 'agendaJobs';
+/** Live webhook-change notices (live/live-results.ts). */
+export const WEBHOOK_CHANGES_COLLECTION = 'webhook_changes';
 
 export interface Collections {
   apiKeys: Collection<ApiKeyDoc>;
@@ -53,7 +55,7 @@ export async function connectDatabase(
     messages: db.collection<MessageDoc>('messages'),
     deliveries: db.collection<DeliveryDoc>('deliveries'),
     replays: db.collection<ReplayDoc>('replays'),
-    webhookChanges: db.collection('webhook_changes'),
+    webhookChanges: db.collection(WEBHOOK_CHANGES_COLLECTION),
     agendaJobs: db.collection(AGENDA_COLLECTION),
   };
   return {

@@ -6,7 +6,7 @@ import type { Principal } from '../api-keys/types.ts';
 import { AppError, notFound, validationError, type FieldErrors } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { assertSiteId, isPlainObject, rejectUnknownFields, throwIfAny } from '../validation.ts';
-import { firstAttempt, type Message, type Trigger } from '../deliveries/types.ts';
+import { firstAttempt, type Message } from '../deliveries/types.ts';
 import { Coalescer } from '../../store/coalescer.ts';
 import type { Webhook } from '../webhooks/types.ts';
 import { isEventType, TEST_EVENT_TYPE } from './catalogue.ts';
@@ -116,16 +116,16 @@ export class EventService {
       webhookCount: 1,
     };
     await this.deps.events.insert(event);
-    await this.fanOut(event, [webhook], 'test', null);
+    await this.fanOut(event, [webhook], 'test');
     return event;
   }
 
   /** Queues one attempt per webhook, marks the fan-out done, and wakes the delivery jobs. */
-  async fanOut(event: Event, webhooks: Webhook[], trigger: Trigger, replayId: string | null): Promise<void> {
+  private async fanOut(event: Event, webhooks: Webhook[], trigger: 'event' | 'test'): Promise<void> {
     const now = new Date();
-    const messages = webhooks.map((w) => firstAttempt(event, w.id, trigger, replayId, now));
+    const messages = webhooks.map((w) => firstAttempt(event, w.id, trigger, null, now));
     await this.deps.messages.insertMany(messages);
-    if (trigger !== 'replay') await this.deps.events.markFannedOut(event.id);
+    await this.deps.events.markFannedOut(event.id);
     await this.deps.waker.kick(webhooks.map((w) => w.id), now);
   }
 
@@ -136,9 +136,9 @@ export class EventService {
       if (event.type === TEST_EVENT_TYPE) {
         const webhookId = String(event.data.webhookId);
         const webhook = await this.deps.webhooks.findById(event.siteId, webhookId);
-        await this.fanOut(event, webhook ? [webhook] : [], 'test', null);
+        await this.fanOut(event, webhook ? [webhook] : [], 'test');
       } else {
-        await this.fanOut(event, await this.deps.webhooks.subscribers(event.siteId, event.type), 'event', null);
+        await this.fanOut(event, await this.deps.webhooks.subscribers(event.siteId, event.type), 'event');
       }
     }
     return events.length;
